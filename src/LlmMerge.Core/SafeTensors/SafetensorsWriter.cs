@@ -1,0 +1,107 @@
+using System.Text.Json;
+
+namespace LlmMerge.SafeTensors;
+
+/// <summary>
+/// Writes one safetensors file whose tensors are known in advance (name, dtype, shape). The header is written
+/// first, so tensor data can then be streamed in, each at its planned offset, in any order and from any thread.
+/// </summary>
+public sealed class SafetensorsWriter : IDisposable
+{
+    private readonly FileStream _stream;
+    private readonly Dictionary<string, TensorInfo> _planned;
+    private readonly HashSet<string> _written = new();
+    private readonly long _dataStart;
+    private readonly object _gate = new();
+
+    public string Path { get; }
+
+    public IReadOnlyList<TensorInfo> Tensors { get; }
+
+    public SafetensorsWriter(string path, IEnumerable<(string Name, SafetensorsDType DType, long[] Shape)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Path = path;
+        var infos = new List<TensorInfo>();
+        long offset = 0;
+        foreach (var (name, dtype, shape) in tensors)
+        {
+            long bytes = shape.Aggregate(1L, (a, b) => a * b) * dtype.SizeOf();
+            infos.Add(new TensorInfo(name, dtype, shape, offset, offset + bytes));
+            offset += bytes;
+        }
+        Tensors = infos;
+        _planned = infos.ToDictionary(t => t.Name);
+        byte[] header = BuildHeader(infos, metadata ?? new Dictionary<string, string> { ["format"] = "pt" });
+        _dataStart = 8 + header.Length;
+        _stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.None);
+        _stream.SetLength(_dataStart + offset);
+        Span<byte> len = stackalloc byte[8];
+        BitConverter.TryWriteBytes(len, (ulong)header.Length);
+        RandomAccess.Write(_stream.SafeFileHandle, len, 0);
+        RandomAccess.Write(_stream.SafeFileHandle, header, 8);
+    }
+
+    /// <summary>The header JSON, padded with spaces to a multiple of 8 bytes as the reference writer does.</summary>
+    internal static byte[] BuildHeader(IReadOnlyList<TensorInfo> tensors, IReadOnlyDictionary<string, string> metadata)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            if (metadata.Count > 0)
+            {
+                w.WriteStartObject("__metadata__");
+                foreach (var (k, v) in metadata)
+                    w.WriteString(k, v);
+                w.WriteEndObject();
+            }
+            foreach (var t in tensors)
+            {
+                w.WriteStartObject(t.Name);
+                w.WriteString("dtype", t.DType.ToString());
+                w.WriteStartArray("shape");
+                foreach (var d in t.Shape)
+                    w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteStartArray("data_offsets");
+                w.WriteNumberValue(t.Begin);
+                w.WriteNumberValue(t.End);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        int pad = (int)((8 - ms.Length % 8) % 8);
+        for (int i = 0; i < pad; i++)
+            ms.WriteByte((byte)' ');
+        return ms.ToArray();
+    }
+
+    public bool Contains(string name) => _planned.ContainsKey(name);
+
+    /// <summary>Writes part of a tensor's bytes at <paramref name="offsetInTensor"/>; thread-safe for distinct tensors.</summary>
+    public void Write(string name, ReadOnlySpan<byte> data, long offsetInTensor = 0)
+    {
+        var info = _planned[name];
+        if (offsetInTensor + data.Length > info.ByteLength)
+            throw new InvalidOperationException($"{Path}: writing {data.Length} bytes at {offsetInTensor} overruns tensor '{name}' of {info.ByteLength} bytes");
+        RandomAccess.Write(_stream.SafeFileHandle, data, _dataStart + info.Begin + offsetInTensor);
+        if (offsetInTensor + data.Length == info.ByteLength)
+        {
+            lock (_gate)
+                _written.Add(name);
+        }
+    }
+
+    /// <summary>Checks every planned tensor was written and flushes the file to disk.</summary>
+    public void Complete()
+    {
+        var missing = _planned.Keys.Where(k => !_written.Contains(k) && _planned[k].ByteLength > 0).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"{Path}: tensors never written: {string.Join(", ", missing.Take(5))}");
+        _stream.Flush(flushToDisk: true);
+    }
+
+    public void Dispose() => _stream.Dispose();
+}
