@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 
 namespace LlmMerge.Hub;
@@ -121,18 +121,28 @@ public sealed class HubClient : IDisposable
         }
 
         // One download per blob: two names with the same content must not race on one .incomplete file.
+        // A failed file does not stop the others (as huggingface_hub's thread map): what completes now is not fetched again.
         var downloader = new BlobDownloader(http, settings, cache, tracker, request.RepoId);
+        var failures = new ConcurrentQueue<Exception>();
         await Parallel.ForEachAsync(toDownload, options, async (blob, ct) =>
         {
-            RemoteFile first = blob.First();
-            await downloader.DownloadAsync(first, ct);
-            foreach (RemoteFile file in blob)
+            try
             {
-                cache.Link(commit, file.Name, file.Etag);
-                results[file.Name] = Fetched(cache, commit, file, downloaded: true);
-                tracker.FileDone(file.Name, new FileInfo(cache.BlobPath(file.Etag)).Length);
+                RemoteFile first = blob.First();
+                await downloader.DownloadAsync(first, ct);
+                foreach (RemoteFile file in blob)
+                {
+                    cache.Link(commit, file.Name, file.Etag);
+                    results[file.Name] = Fetched(cache, commit, file, downloaded: true);
+                    tracker.FileDone(file.Name, new FileInfo(cache.BlobPath(file.Etag)).Length);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures.Enqueue(e);
             }
         });
+        ThrowFirst(failures);
 
         // Written last, so an interrupted fetch never leaves a ref pointing at a snapshot that lacks files.
         if (request.Revision != commit)
@@ -213,6 +223,22 @@ public sealed class HubClient : IDisposable
 
     private static FetchedFile Fetched(HubCache cache, string commit, RemoteFile file, bool downloaded) =>
         new(file.Name, cache.SnapshotFile(commit, file.Name), file.Etag, new FileInfo(cache.BlobPath(file.Etag)).Length, downloaded);
+
+    private static void ThrowFirst(IReadOnlyCollection<Exception> failures)
+    {
+        Exception? first = failures.FirstOrDefault();
+        if (first is null)
+        {
+            return;
+        }
+
+        if (failures.Count > 1 && first is LlmMergeException)
+        {
+            throw new LlmMergeException($"{first.Message} ({failures.Count - 1} more files failed too; run the fetch again to resume them.)", first);
+        }
+
+        ExceptionDispatchInfo.Throw(first);
+    }
 
     private static LlmMergeException NothingSelected(FetchRequest request, int listed)
     {
