@@ -1,0 +1,6 @@
+namespace LlmMerge.Cli;
+
+internal static class Program
+{
+    private static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+}

@@ -1,0 +1,267 @@
+using LlmMerge.Methods;
+using LlmMerge.Models;
+using LlmMerge.Recipes;
+using LlmMerge.SafeTensors;
+
+namespace LlmMerge.Execution;
+
+/// <summary>
+/// Turns a recipe into a <see cref="MergePlan"/> the way mergekit's planner does: <c>models</c> become one slice
+/// over every layer; tensors before the layers are planned with slice 0 at t = 0, each slice's layers with
+/// t = i / (n - 1) (t = 1 for a one-layer slice), tensors after the layers with the last slice at t = 1; a
+/// parameter is looked up on the slice source of its model, then the slice, then the model entry, then the
+/// global <c>parameters</c>, then the method's default.
+/// </summary>
+public sealed class MergePlanner
+{
+    private readonly Func<ModelReference, ModelFolder> _open;
+
+    /// <param name="open">Opens (and caches) the folder of a model reference; throws naming it when it is missing.</param>
+    public MergePlanner(Func<ModelReference, ModelFolder> open) => _open = open;
+
+    public MergePlan Plan(MergeRecipe recipe)
+    {
+        var method = MergeMethodRegistry.Get(recipe.MergeMethod);
+        var warnings = new List<string>();
+        var slices = NormalizeSlices(recipe);
+        var models = slices.SelectMany(s => s.Sources.Select(x => x.Model)).Distinct().ToList();
+        var baseModel = recipe.BaseModel;
+        if (method.RequiresBaseModel && baseModel is null)
+            throw new LlmMergeException($"merge method '{method.Name}' needs a base_model; name one in the recipe");
+        method.ValidateModelCount(models.Count, baseModel is not null);
+        CheckParameterNames(recipe, method);
+
+        var sd = recipe.DType is null ? (SafetensorsDType?)null : ParseDType(recipe.DType, "dtype");
+        var od = recipe.OutDType is null ? (SafetensorsDType?)null : ParseDType(recipe.OutDType, "out_dtype");
+
+        var first = slices[0];
+        var last = slices[^1];
+        var reference = ReferenceOf(first, baseModel);
+        var refFolder = _open(reference);
+        var pre = new List<string>();
+        var post = new List<string>();
+        foreach (var name in refFolder.TensorNames)
+        {
+            if (TensorNames.TryParseLayer(name, out _, out _, out _))
+                continue;
+            (TensorNames.IsPreWeight(name) ? pre : post).Add(name);
+        }
+
+        var planned = new List<PlannedTensor>();
+        foreach (var name in pre)
+            planned.Add(PlanTensor(recipe, method, first, name, first.Sources.Select(s => (s, name)).ToList(), 0, baseModel, sd, od, warnings));
+
+        int outLayer = 0;
+        foreach (var slice in slices)
+        {
+            int n = slice.Sources[0].End!.Value - slice.Sources[0].Start!.Value;
+            var sliceRef = ReferenceOf(slice, baseModel);
+            var refSource = slice.Sources.First(s => s.Model == sliceRef);
+            var refLayers = LayerTensors(_open(sliceRef));
+            for (int i = 0; i < n; i++)
+            {
+                double t = n > 1 ? (double)i / (n - 1) : 1;
+                int refLayer = refSource.Start!.Value + i;
+                if (!refLayers.TryGetValue(refLayer, out var suffixes))
+                    throw new LlmMergeException($"model '{sliceRef}' has no layer {refLayer} (layer_range [{refSource.Start}, {refSource.End}])");
+                foreach (var (prefix, rest) in suffixes)
+                {
+                    var inputs = slice.Sources.Select(s => (s, prefix + (s.Start!.Value + i) + rest)).ToList();
+                    planned.Add(PlanTensor(recipe, method, slice, prefix + outLayer + rest, inputs, t, baseModel, sd, od, warnings));
+                }
+                outLayer++;
+            }
+        }
+
+        foreach (var name in post)
+            planned.Add(PlanTensor(recipe, method, last, name, last.Sources.Select(s => (s, name)).ToList(), 1, baseModel, sd, od, warnings));
+
+        ModelConfig? config = refFolder.Config?.Clone();
+        var outDType = od ?? sd ?? planned.Select(p => p.OutDType).FirstOrDefault(SafetensorsDType.F32);
+        if (config is not null)
+        {
+            config.Json["num_hidden_layers"] = outLayer;
+            config.Json["torch_dtype"] = outDType.TorchName();
+        }
+
+        long inputBytes = planned.Sum(p => p.Inputs.Sum(i => _open(i.Model).GetInfo(i.TensorName).ByteLength));
+        return new MergePlan
+        {
+            Recipe = recipe,
+            Method = method,
+            Tensors = planned,
+            OutputConfig = config,
+            ReferenceModel = reference,
+            OutDType = outDType,
+            Warnings = warnings,
+            InputBytes = inputBytes,
+        };
+    }
+
+    private static SafetensorsDType ParseDType(string text, string key)
+    {
+        try { return SafetensorsDTypes.ParseTorchName(text); }
+        catch (LlmMergeException) { throw new LlmMergeException($"{key}: unknown dtype '{text}'; use bfloat16, float16 or float32"); }
+    }
+
+    private static ModelReference ReferenceOf(OutputSlice slice, ModelReference? baseModel) =>
+        slice.BaseModel is { } sb && slice.Sources.Any(s => s.Model == sb) ? sb
+        : baseModel is not null && slice.Sources.Any(s => s.Model == baseModel) ? baseModel
+        : slice.Sources[0].Model;
+
+    /// <summary>Layer index → (prefix, suffix) of each of that layer's tensors, in file order.</summary>
+    private static Dictionary<int, List<(string Prefix, string Suffix)>> LayerTensors(ModelFolder folder)
+    {
+        var res = new Dictionary<int, List<(string, string)>>();
+        foreach (var name in folder.TensorNames)
+        {
+            if (TensorNames.TryParseLayer(name, out var prefix, out int index, out var rest))
+            {
+                if (!res.TryGetValue(index, out var list))
+                    res[index] = list = new();
+                list.Add((prefix, rest));
+            }
+        }
+        return res;
+    }
+
+    private int LayerCount(ModelReference model)
+    {
+        var folder = _open(model);
+        if (folder.Config?.NumHiddenLayers is int n)
+            return n;
+        var layers = LayerTensors(folder);
+        return layers.Count == 0 ? 0 : layers.Keys.Max() + 1;
+    }
+
+    /// <summary>mergekit's normalize_config: <c>models</c> become one slice over all layers, the base added when absent.</summary>
+    private List<OutputSlice> NormalizeSlices(MergeRecipe recipe)
+    {
+        if (recipe.Slices is { } given)
+        {
+            var res = new List<OutputSlice>();
+            foreach (var s in given)
+            {
+                var sources = s.Sources.Select(src => src.Start is null
+                    ? src with { Start = 0, End = LayerCount(src.Model) }
+                    : src).ToList();
+                int n = sources[0].End!.Value - sources[0].Start!.Value;
+                var bad = sources.FirstOrDefault(x => x.End - x.Start != n);
+                if (bad is not null)
+                    throw new LlmMergeException(
+                        $"all sources of a slice must hold the same number of layers: '{sources[0].Model}' gives {n} ([{sources[0].Start}, {sources[0].End}]), '{bad.Model}' gives {bad.End - bad.Start} ([{bad.Start}, {bad.End}])");
+                foreach (var src in sources)
+                {
+                    int count = LayerCount(src.Model);
+                    if (src.End > count)
+                        throw new LlmMergeException($"layer_range [{src.Start}, {src.End}] of '{src.Model}' goes past its {count} layers");
+                }
+                res.Add(s with { Sources = sources });
+            }
+            return res;
+        }
+        var inputs = new List<InputSlice>();
+        foreach (var m in recipe.Models!)
+            inputs.Add(new InputSlice(m.Model, 0, LayerCount(m.Model), m.Parameters));
+        if (recipe.BaseModel is { } b && inputs.All(i => i.Model != b))
+            inputs.Add(new InputSlice(b, 0, LayerCount(b), new Dictionary<string, ParameterSetting>()));
+        var counts = inputs.Select(i => i.End).Distinct().ToList();
+        if (counts.Count > 1)
+            throw new LlmMergeException(
+                "models have different numbers of layers (" + string.Join(", ", inputs.Select(i => $"'{i.Model}': {i.End}")) + "); use slices with layer_range to say which layers to merge");
+        return [new OutputSlice(inputs, null, new Dictionary<string, ParameterSetting>())];
+    }
+
+    private PlannedTensor PlanTensor(MergeRecipe recipe, IMergeMethod method, OutputSlice slice, string outName,
+        List<(InputSlice Source, string Name)> inputs, double t, ModelReference? baseModel,
+        SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings)
+    {
+        var effectiveBase = slice.BaseModel ?? baseModel;
+        var infos = new List<TensorInfo>();
+        foreach (var (src, name) in inputs)
+        {
+            var folder = _open(src.Model);
+            if (!folder.Contains(name))
+                throw new LlmMergeException($"model '{src.Model}' has no tensor '{name}' (needed for output tensor '{outName}')");
+            infos.Add(folder.GetInfo(name));
+        }
+
+        var globals = new Dictionary<string, object?>();
+        foreach (var p in method.Parameters)
+            globals[p.Name] = Lookup(recipe, slice, null, p, outName, t)
+                ?? (p.Required ? throw new LlmMergeException($"merge method '{method.Name}' needs parameter '{p.Name}'; add it under parameters") : p.Default);
+
+        var planned = new List<PlannedInput>();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var (src, name) = inputs[i];
+            bool isBase = src.Model == effectiveBase;
+            var ps = new Dictionary<string, object?>();
+            foreach (var p in method.TensorParameters)
+            {
+                ps[p.Name] = Lookup(recipe, slice, src, p, name, t)
+                    ?? (p.Required && !isBase
+                        ? throw new LlmMergeException($"merge method '{method.Name}' needs parameter '{p.Name}' for model '{src.Model}'; add it to the model's parameters or the global parameters")
+                        : p.Default);
+            }
+            planned.Add(new PlannedInput(src.Model, name, ps));
+        }
+
+        int refIndex = Math.Max(0, inputs.FindIndex(x => x.Source.Model == effectiveBase));
+        var refInfo = infos[refIndex];
+        bool embed = TensorNames.IsEmbedding(outName);
+        long[] shape = refInfo.Shape;
+        if (infos.Any(x => !x.SameShape(refInfo)))
+        {
+            string shapes = string.Join(", ", inputs.Select((x, i) => $"'{x.Source.Model}' {infos[i].ShapeText}"));
+            if (!embed || infos.Any(x => x.Shape.Length != refInfo.Shape.Length))
+                throw new LlmMergeException($"tensor '{outName}' has different shapes in different models ({shapes}); these models cannot be merged tensor by tensor");
+            shape = Enumerable.Range(0, refInfo.Shape.Length).Select(d => infos.Min(x => x.Shape[d])).ToArray();
+            warnings.Add($"tensor '{outName}': shapes differ ({shapes}); using the common submatrix [{string.Join(", ", shape)}], as mergekit does");
+        }
+
+        if (infos.Any(x => !x.DType.IsMergeable()))
+        {
+            return new PlannedTensor
+            {
+                Name = outName, Shape = refInfo.Shape, OutDType = refInfo.DType, ComputeDType = refInfo.DType,
+                Inputs = planned, Parameters = globals, IsEmbedding = embed, PassThrough = planned[refIndex], BaseModel = effectiveBase,
+            };
+        }
+        var compute = computeDType ?? refInfo.DType;
+        return new PlannedTensor
+        {
+            Name = outName, Shape = shape, OutDType = outDType ?? compute, ComputeDType = compute,
+            Inputs = planned, Parameters = globals, IsEmbedding = embed, BaseModel = effectiveBase,
+        };
+    }
+
+    /// <summary>A parameter the method does not read is a typo or a recipe for another method: say so rather than ignore it.</summary>
+    private static void CheckParameterNames(MergeRecipe recipe, IMergeMethod method)
+    {
+        var known = method.Parameters.Concat(method.TensorParameters).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var given = recipe.Parameters.Keys
+            .Concat((recipe.Models ?? []).SelectMany(m => m.Parameters.Keys))
+            .Concat((recipe.Slices ?? []).SelectMany(s => s.Parameters.Keys.Concat(s.Sources.SelectMany(x => x.Parameters.Keys))));
+        foreach (var name in given)
+        {
+            if (!known.Contains(name))
+                throw new LlmMergeException($"unknown parameter '{name}' for merge method '{method.Name}'; it takes: {string.Join(", ", known.Order(StringComparer.Ordinal))}");
+        }
+    }
+
+    /// <summary>mergekit's ConfigReader.parameter: slice source, slice, model entry, global; null where none is set.</summary>
+    private static object? Lookup(MergeRecipe recipe, OutputSlice slice, InputSlice? source, ParameterDefinition p, string tensorName, double t)
+    {
+        if (source is not null && source.Parameters.TryGetValue(p.Name, out var s) && s.Evaluate(tensorName, t) is { } v1)
+            return v1;
+        if (slice.Parameters.TryGetValue(p.Name, out var sp) && sp.Evaluate(tensorName, t) is { } v2)
+            return v2;
+        if (source is not null && recipe.Models?.FirstOrDefault(m => m.Model == source.Model) is { } mdef
+            && mdef.Parameters.TryGetValue(p.Name, out var mp) && mp.Evaluate(tensorName, t) is { } v3)
+            return v3;
+        if (recipe.Parameters.TryGetValue(p.Name, out var gp) && gp.Evaluate(tensorName, t) is { } v4)
+            return v4;
+        return null;
+    }
+}

@@ -1,0 +1,19 @@
+namespace LlmMerge.Methods;
+
+/// <summary>Model Breadcrumbs with TIES (https://arxiv.org/abs/2312.06795): task arithmetic with consensus ConsensusMethod.Sum, sparsification SparsificationMethod.MagnitudeOutliers.</summary>
+public sealed class BreadcrumbsTiesMerge : TaskArithmeticFamily
+{
+    public override string Name => "breadcrumbs_ties";
+
+    public override string PrettyName => "Model Breadcrumbs with TIES";
+
+    public override string? ReferenceUrl => "https://arxiv.org/abs/2312.06795";
+
+    protected override ConsensusMethod? Consensus => ConsensusMethod.Sum;
+
+    protected override SparsificationMethod? Sparsify => SparsificationMethod.MagnitudeOutliers;
+
+    protected override bool DefaultNormalize => false;
+
+    protected override bool DefaultRescale => false;
+}

@@ -1,0 +1,39 @@
+using static TorchSharp.torch;
+
+namespace LlmMerge.Methods;
+
+/// <summary>Weighted average of the models (Wortsman et al., model soups): sum(w x) / sum(w) when normalizing.</summary>
+public sealed class LinearMerge : IMergeMethod
+{
+    public string Name => "linear";
+
+    public string PrettyName => "Linear";
+
+    public string? ReferenceUrl => "https://arxiv.org/abs/2203.05482";
+
+    public IReadOnlyList<ParameterDefinition> Parameters { get; } = [new("normalize", Default: true)];
+
+    public IReadOnlyList<ParameterDefinition> TensorParameters { get; } = [new("weight", Required: true)];
+
+    public bool RequiresBaseModel => false;
+
+    public Tensor Merge(MergeInputs inputs)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = inputs.Tensors[0].Tensor.dtype;
+        Tensor? sum = null;
+        double weightSum = 0;
+        foreach (var m in inputs.Tensors)
+        {
+            double w = m.Number("weight");
+            // mergekit builds the weights as a tensor of the computation dtype; round them the same way.
+            w = tensor(w, dtype).to(ScalarType.Float64).item<double>();
+            weightSum += w;
+            var term = m.Tensor.mul(w);
+            sum = sum is null ? term : sum.add_(term);
+        }
+        if (inputs.Flag("normalize"))
+            sum = sum!.div_(tensor(weightSum, dtype));
+        return sum!.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,36 @@
+using LlmMerge.Recipes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmMerge.Methods;
+
+/// <summary>One model's tensor for the tensor being merged, with that model's resolved tensor parameters.</summary>
+public sealed record ModelTensor(ModelReference Model, Tensor Tensor, IReadOnlyDictionary<string, object?> Parameters)
+{
+    public double Number(string name) => Parameters.TryGetValue(name, out var v) ? ParameterValues.ToDouble(v, name) : throw new KeyNotFoundException(name);
+}
+
+/// <summary>Everything a method sees for one output tensor.</summary>
+public sealed class MergeInputs
+{
+    public required string TensorName { get; init; }
+
+    /// <summary>Input or output embedding (embed_tokens, lm_head): may differ in vocabulary size between models.</summary>
+    public bool IsEmbedding { get; init; }
+
+    /// <summary>The inputs in recipe order; the base model, when there is one, is among them.</summary>
+    public required IReadOnlyList<ModelTensor> Tensors { get; init; }
+
+    public ModelReference? BaseModel { get; init; }
+
+    public required IReadOnlyDictionary<string, object?> Parameters { get; init; }
+
+    /// <summary>A generator seeded for this tensor alone, so random methods give the same result in any order.</summary>
+    public required Generator Random { get; init; }
+
+    public ModelTensor? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
+
+    public bool Flag(string name) => ParameterValues.ToBool(Parameters[name], name);
+
+    public double Number(string name) => ParameterValues.ToDouble(Parameters[name], name);
+}
