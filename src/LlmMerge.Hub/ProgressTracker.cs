@@ -15,7 +15,7 @@ internal sealed class ProgressTracker
     private long totalBytes;
     private long receivedThisRun;
     private int filesDone;
-    private TimeSpan lastReport = TimeSpan.MinValue;
+    private TimeSpan? lastReport;
 
     /// <summary>Starts tracking <paramref name="filesTotal"/> files; reports go to <paramref name="sink"/> when given.</summary>
     public ProgressTracker(IProgress<FetchProgress>? sink, TimeSpan interval, int filesTotal)
@@ -82,7 +82,7 @@ internal sealed class ProgressTracker
     private void Report(string file, long bytes, long? size, bool force)
     {
         TimeSpan now = clock.Elapsed;
-        if (sink is null || (!force && now - lastReport < interval))
+        if (sink is null || (!force && lastReport is { } last && now - last < interval))
         {
             return;
         }
