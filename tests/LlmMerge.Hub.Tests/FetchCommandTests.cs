@@ -80,6 +80,22 @@ public sealed class FetchCommandTests : HubTestBase
     }
 
     [Test]
+    public async Task Fetch_OfAPrivateRepo_UsesHfToken_AndNeverPrintsIt()
+    {
+        const string token = "hf_CliSecretToken0123456789";
+        Hub.AddRepo("org/private").AddText("config.json", "{}").RequiredToken = token;
+
+        (int refusedCode, _, string refusedError) = await RunAsync("fetch", "org/private", "--cache-dir", CacheDir);
+        Environment.SetEnvironmentVariable("HF_TOKEN", token);
+        (int code, string output, string error) = await RunAsync("fetch", "org/private", "--cache-dir", CacheDir);
+
+        Assert.That(refusedCode, Is.Not.EqualTo(0));
+        Assert.That(refusedError, Does.Contain("org/private").And.Contain("HF_TOKEN"));
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output + error, Does.Not.Contain(token));
+    }
+
+    [Test]
     public async Task Fetch_OfAMissingRepo_FailsWithOneLineNamingIt()
     {
         (int code, string output, string error) = await RunAsync("fetch", "org/does-not-exist", "--cache-dir", CacheDir);
