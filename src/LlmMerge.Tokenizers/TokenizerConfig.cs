@@ -77,10 +77,11 @@ internal sealed class TokenizerConfig
     {
         JsonElement root = file.Root;
         if (root.ValueKind != JsonValueKind.Object) throw file.Error("must hold a JSON object.");
-        BosToken = file.GetTokenContent(root, "bos_token", "") ?? BosToken;
-        EosToken = file.GetTokenContent(root, "eos_token", "") ?? EosToken;
-        PadToken = file.GetTokenContent(root, "pad_token", "") ?? PadToken;
-        UnkToken = file.GetTokenContent(root, "unk_token", "") ?? UnkToken;
+        string where = System.IO.Path.GetFileNameWithoutExtension(file.Path);
+        BosToken = file.GetTokenContent(root, "bos_token", where) ?? BosToken;
+        EosToken = file.GetTokenContent(root, "eos_token", where) ?? EosToken;
+        PadToken = file.GetTokenContent(root, "pad_token", where) ?? PadToken;
+        UnkToken = file.GetTokenContent(root, "unk_token", where) ?? UnkToken;
     }
 
     // A string, or a list of {name, template} of which "default" is the one transformers uses.

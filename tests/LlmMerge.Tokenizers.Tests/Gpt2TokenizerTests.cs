@@ -45,6 +45,19 @@ public sealed class Gpt2TokenizerTests
     }
 
     [Test]
+    public void LongTextMatchesTiktoken()
+    {
+        // Long words (past the merge cache's length limit) and many repeats of the cached ones.
+        string text = string.Join("\n", Enumerable.Repeat(string.Join(" ", SampleTexts.All), 200))
+            + " supercalifragilisticexpialidocious antidisestablishmentarianism " + new string('a', 300);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        IReadOnlyList<int> ids = _tokenizer.Encode(text);
+        watch.Stop();
+        Assert.That(ids, Is.EqualTo(_reference.EncodeToIds(text)));
+        TestContext.Out.WriteLine($"{text.Length} chars, {ids.Count} tokens in {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Test]
     public void SpecialTokenInTextIsNotSplit()
     {
         IReadOnlyList<int> ids = _tokenizer.Encode("Hello<|endoftext|> world");
