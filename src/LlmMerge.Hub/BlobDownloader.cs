@@ -13,7 +13,21 @@ internal sealed class BlobDownloader(HubHttp http, HubSettings settings, HubCach
     private readonly RetryPolicy retry = new(settings);
 
     /// <summary>Makes <c>blobs/ETAG</c> hold the file's verified bytes; a corrupt download never gets that name.</summary>
-    public async Task DownloadAsync(RemoteFile file, CancellationToken cancellationToken)
+    /// <returns>True when this call transferred the bytes; false when another process finished the blob while we waited for its lock.</returns>
+    public async Task<bool> DownloadAsync(RemoteFile file, CancellationToken cancellationToken)
+    {
+        string what = $"downloading {file.Name} of {repoId}";
+        await using FileStream blobLock = await BlobLock.AcquireAsync(cache.LockPath(file.Etag), what, settings.LockTimeout, cancellationToken);
+        if (File.Exists(cache.BlobPath(file.Etag)))
+        {
+            return false;
+        }
+
+        await DownloadLockedAsync(file, cancellationToken);
+        return true;
+    }
+
+    private async Task DownloadLockedAsync(RemoteFile file, CancellationToken cancellationToken)
     {
         string incomplete = cache.IncompletePath(file.Etag);
         Directory.CreateDirectory(Path.GetDirectoryName(incomplete)!);

@@ -13,4 +13,8 @@ public sealed record FetchResult(
     string Revision,
     string Commit,
     string SnapshotPath,
-    IReadOnlyList<FetchedFile> Files);
+    IReadOnlyList<FetchedFile> Files)
+{
+    /// <summary>True when the Hub was not asked (HF_HUB_OFFLINE) or could not be reached, so a branch may have moved since the cache was filled.</summary>
+    public bool FromCacheOnly { get; init; }
+}

@@ -8,8 +8,13 @@ internal sealed class HubCache
     public HubCache(string cacheDir, RepoType repoType, string repoId)
     {
         string prefix = repoType == RepoType.Dataset ? "datasets" : "models";
-        RepoFolder = Path.Combine(Path.GetFullPath(cacheDir), $"{prefix}--{repoId.Replace("/", "--", StringComparison.Ordinal)}");
+        string root = Path.GetFullPath(cacheDir);
+        string folderName = $"{prefix}--{repoId.Replace("/", "--", StringComparison.Ordinal)}";
+        RepoFolder = Path.Combine(root, folderName);
+        locksFolder = Path.Combine(root, ".locks", folderName);
     }
+
+    private readonly string locksFolder;
 
     /// <summary>The repository's folder, e.g. <c>models--ORG--NAME</c>.</summary>
     public string RepoFolder { get; }
@@ -19,6 +24,9 @@ internal sealed class HubCache
 
     /// <summary>Where a blob grows while it downloads; kept across runs so the next one resumes.</summary>
     public string IncompletePath(string etag) => BlobPath(etag) + ".incomplete";
+
+    /// <summary>The lock file huggingface_hub holds while it downloads a blob (<c>.locks/REPO-FOLDER/ETAG.lock</c>).</summary>
+    public string LockPath(string etag) => Path.Combine(locksFolder, etag + ".lock");
 
     /// <summary>The snapshot folder of a commit.</summary>
     public string SnapshotFolder(string commit) => Path.Combine(RepoFolder, "snapshots", commit);

@@ -27,7 +27,7 @@ public sealed class HubClient : IDisposable
         try
         {
             return settings.Offline
-                ? FetchFromCache(request, cache)
+                ? FetchFromCache(request, cache, "HF_HUB_OFFLINE is set")
                 : await FetchOnlineAsync(request, cache, progress, cancellationToken);
         }
         catch (LlmMergeException e) when (settings.Token is not null && e.Message.Contains(settings.Token, StringComparison.Ordinal))
@@ -68,7 +68,17 @@ public sealed class HubClient : IDisposable
 
     private async Task<FetchResult> FetchOnlineAsync(FetchRequest request, HubCache cache, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
     {
-        RevisionInfo revision = await ResolveRevisionAsync(request.RepoId, request.Revision, request.RepoType, cancellationToken);
+        RevisionInfo revision;
+        try
+        {
+            revision = await ResolveRevisionAsync(request.RepoId, request.Revision, request.RepoType, cancellationToken);
+        }
+        catch (HubUnavailableException) when (CachedCommit(request, cache) is not null)
+        {
+            // As huggingface_hub: when the Hub cannot be reached, a snapshot the cache already holds is served.
+            return FetchFromCache(request, cache, "the Hub could not be reached");
+        }
+
         string commit = revision.Commit;
         IReadOnlyList<string> selected = FileSelection.Select(revision.Files, request);
         if (selected.Count == 0)
@@ -129,12 +139,15 @@ public sealed class HubClient : IDisposable
             try
             {
                 RemoteFile first = blob.First();
-                await downloader.DownloadAsync(first, ct);
+                bool downloaded = await downloader.DownloadAsync(first, ct);
+                long size = new FileInfo(cache.BlobPath(first.Etag)).Length;
+                // Counts the blob whole even when another process wrote it while we waited for its lock.
+                tracker.SetFileBytes(first.Name, size, size);
                 foreach (RemoteFile file in blob)
                 {
                     cache.Link(commit, file.Name, file.Etag);
-                    results[file.Name] = Fetched(cache, commit, file, downloaded: true);
-                    tracker.FileDone(file.Name, new FileInfo(cache.BlobPath(file.Etag)).Length);
+                    results[file.Name] = Fetched(cache, commit, file, downloaded);
+                    tracker.FileDone(file.Name, size);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -179,14 +192,11 @@ public sealed class HubClient : IDisposable
         return new RemoteFile(name, etag, size, sha256, uri);
     }
 
-    private FetchResult FetchFromCache(FetchRequest request, HubCache cache)
+    private FetchResult FetchFromCache(FetchRequest request, HubCache cache, string why)
     {
         string what = $"{Kind(request.RepoType)} {request.RepoId} at revision {request.Revision}";
-        string? commit = HubNames.IsCommitHash(request.Revision) ? request.Revision : cache.ReadRef(request.Revision);
-        if (commit is null || !Directory.Exists(cache.SnapshotFolder(commit)))
-        {
-            throw new LlmMergeException($"{what} is not in the cache {settings.CacheDir} and HF_HUB_OFFLINE is set: fetch it once with the network on (unset HF_HUB_OFFLINE), or point --cache-dir/HF_HUB_CACHE at a cache that has it.");
-        }
+        string? commit = CachedCommit(request, cache)
+            ?? throw new LlmMergeException($"{what} is not in the cache {settings.CacheDir} and {why}: fetch it once with the network on (unset HF_HUB_OFFLINE), or point --cache-dir/HF_HUB_CACHE at a cache that has it.");
 
         string snapshot = cache.SnapshotFolder(commit);
         List<string> present = Directory.EnumerateFiles(snapshot, "*", SearchOption.AllDirectories)
@@ -196,7 +206,7 @@ public sealed class HubClient : IDisposable
         IReadOnlyList<string> selected = FileSelection.Select(present, request);
         if (selected.Count == 0)
         {
-            throw new LlmMergeException($"{what}: the cached snapshot {snapshot} holds no file the selection asks for and HF_HUB_OFFLINE is set: fetch it with the network on, or change --include/--exclude.");
+            throw new LlmMergeException($"{what}: the cached snapshot {snapshot} holds no file the selection asks for and {why}: fetch it with the network on, or change --include/--exclude.");
         }
 
         var files = new List<FetchedFile>();
@@ -205,13 +215,20 @@ public sealed class HubClient : IDisposable
             string local = cache.SnapshotFile(commit, name);
             if (!HubCache.IsComplete(local))
             {
-                throw new LlmMergeException($"{name} in the cached snapshot of {what} points to a missing blob and HF_HUB_OFFLINE is set: fetch it again with the network on.");
+                throw new LlmMergeException($"{name} in the cached snapshot of {what} points to a missing blob and {why}: fetch it again with the network on.");
             }
 
             files.Add(CachedFile(name, local));
         }
 
-        return new FetchResult(request.RepoId, request.RepoType, request.Revision, commit, snapshot, files);
+        return new FetchResult(request.RepoId, request.RepoType, request.Revision, commit, snapshot, files) { FromCacheOnly = true };
+    }
+
+    // The commit the cache knows for the request's revision, when its snapshot folder exists.
+    private static string? CachedCommit(FetchRequest request, HubCache cache)
+    {
+        string? commit = HubNames.IsCommitHash(request.Revision) ? request.Revision : cache.ReadRef(request.Revision);
+        return commit is not null && Directory.Exists(cache.SnapshotFolder(commit)) ? commit : null;
     }
 
     private static FetchedFile CachedFile(string name, string local)
@@ -234,7 +251,8 @@ public sealed class HubClient : IDisposable
 
         if (failures.Count > 1 && first is LlmMergeException)
         {
-            throw new LlmMergeException($"{first.Message} ({failures.Count - 1} more files failed too; run the fetch again to resume them.)", first);
+            string message = $"{first.Message} ({failures.Count - 1} more files failed too; run the fetch again to resume them.)";
+            throw first is HubUnavailableException ? new HubUnavailableException(message, first) : new LlmMergeException(message, first);
         }
 
         ExceptionDispatchInfo.Throw(first);

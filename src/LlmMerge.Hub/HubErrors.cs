@@ -32,10 +32,10 @@ internal static partial class HubErrors
     }
 
     /// <summary>The error after every attempt at a request failed on the connection or on server errors.</summary>
-    public static LlmMergeException GaveUp(HubSettings settings, string what, int attempts, string lastFailure, Exception? inner)
+    public static HubUnavailableException GaveUp(HubSettings settings, string what, int attempts, string lastFailure, Exception? inner)
     {
-        string message = Scrub($"{what}: failed {attempts} times in a row ({lastFailure}); check the network and {settings.Endpoint}, or set HF_HUB_OFFLINE=1 to use the cache.", settings.Token);
-        return inner is null ? new LlmMergeException(message) : new LlmMergeException(message, inner);
+        string message = Scrub($"{what}: gave up after {attempts} failed attempt{(attempts == 1 ? "" : "s")} in a row ({lastFailure}); check the network and {settings.Endpoint}, or set HF_HUB_OFFLINE=1 to use the cache.", settings.Token);
+        return inner is null ? new HubUnavailableException(message) : new HubUnavailableException(message, inner);
     }
 
     /// <summary>Removes the token (and anything shaped like a Hub token) from text that may reach a log or a terminal.</summary>

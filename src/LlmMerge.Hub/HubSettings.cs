@@ -29,6 +29,9 @@ public sealed record HubSettings
     /// <summary>How long a response body may stall before the connection is treated as dropped.</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long to wait for another process (ours or huggingface_hub) that is downloading the same blob.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromHours(6);
+
     /// <summary>The least time between two progress reports of a fetch.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 

@@ -52,9 +52,9 @@ public sealed class FaultTests : HubTestBase
         Hub.AddRepo("org/down").AddText("config.json", "{}");
         Hub.Tamper = (_, _) => FakeResponse.Empty(500);
 
-        var error = await Assert.ThrowsAsync<LlmMergeException>(() => FetchAsync(Settings() with { MaxAttempts = 3 }, new FetchRequest("org/down")));
+        var error = await Assert.ThrowsAsync<HubUnavailableException>(() => FetchAsync(Settings() with { MaxAttempts = 3 }, new FetchRequest("org/down")));
 
-        Assert.That(error!.Message, Does.Contain("org/down").And.Contain("3 times"));
+        Assert.That(error!.Message, Does.Contain("org/down").And.Contain("3 failed attempts"));
         Assert.That(Hub.Requests, Has.Count.EqualTo(3));
     }
 

@@ -17,7 +17,7 @@ public sealed class InterruptedFetchTests : HubTestBase
         // The connection to one shard always dies after `cut` bytes, so the first run gives up on it.
         Hub.Tamper = (request, response) => request.IsCdn && request.Path.EndsWith(broken, StringComparison.Ordinal) ? response with { CutAfter = cut } : response;
 
-        await Assert.ThrowsAsync<LlmMergeException>(() => FetchAsync(Settings() with { MaxAttempts = 1 }, new FetchRequest("org/sharded")));
+        await Assert.ThrowsAsync<HubUnavailableException>(() => FetchAsync(Settings() with { MaxAttempts = 1 }, new FetchRequest("org/sharded")));
 
         string blobs = Path.Combine(RepoFolder("org/sharded"), "blobs");
         Assert.That(new FileInfo(Path.Combine(blobs, broken + ".incomplete")).Length, Is.EqualTo(cut));

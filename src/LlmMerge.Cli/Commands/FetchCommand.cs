@@ -56,6 +56,11 @@ public static class FetchCommand
                 using var client = new HubClient(settings);
                 // Progress goes to standard error so standard output stays the snapshot path a script can capture.
                 FetchResult result = await client.FetchAsync(request, new FetchProgressWriter(error), cancellationToken);
+                if (result.FromCacheOnly)
+                {
+                    await error.WriteLineAsync($"fetch: {id}: served from the cache without asking the Hub (offline or unreachable); {request.Revision} may have moved since.");
+                }
+
                 int downloaded = result.Files.Count(f => f.Downloaded);
                 await error.WriteLineAsync($"fetch: {id} at {request.Revision} is commit {result.Commit}: {result.Files.Count} files ({downloaded} downloaded, {result.Files.Count - downloaded} from the cache)");
                 await output.WriteLineAsync(result.SnapshotPath);
