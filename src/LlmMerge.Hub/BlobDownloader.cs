@@ -153,6 +153,12 @@ internal sealed class BlobDownloader(HubHttp http, HubSettings settings, HubCach
                     return $"HTTP {(int)response.StatusCode}";
                 }
 
+                // A CDN's signed address expires; the next attempt asks the Hub again and gets a fresh one.
+                if (response.StatusCode == HttpStatusCode.Forbidden && response.RequestMessage?.RequestUri is { } cdn && !HubHttp.SameOrigin(cdn, settings.Endpoint))
+                {
+                    return $"HTTP 403 from {cdn.Host}";
+                }
+
                 throw HubErrors.ForStatus(response, settings, repoId, $"downloading {file.Name} of {repoId}");
         }
 

@@ -47,6 +47,21 @@ public sealed class FaultTests : HubTestBase
     }
 
     [Test]
+    public async Task ExpiredCdnAddress_IsRetriedThroughTheHub()
+    {
+        var repo = Hub.AddRepo("org/expiring").AddLfs("model.safetensors", 10_000);
+        int cdnGets = 0;
+        Hub.Tamper = (request, response) =>
+            request.IsCdn && Interlocked.Increment(ref cdnGets) == 1 ? FakeResponse.Empty(403) : response;
+
+        FetchResult result = await FetchAsync(Settings(), new FetchRequest("org/expiring"));
+
+        Assert.That(cdnGets, Is.EqualTo(2));
+        Assert.That(Hub.Requests.Count(r => r.Method == "GET" && r.Path.Contains("/resolve/", StringComparison.Ordinal)), Is.EqualTo(2));
+        Assert.That(File.ReadAllBytes(Path.Combine(result.SnapshotPath, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"].Content));
+    }
+
+    [Test]
     public async Task ServerErrorsThatNeverStop_GiveUpAfterBoundedAttempts()
     {
         Hub.AddRepo("org/down").AddText("config.json", "{}");
