@@ -75,6 +75,25 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return info.ByteLength == 0 ? ReadOnlySpan<byte>.Empty : new ReadOnlySpan<byte>(GetPointer(info), (int)info.ByteLength);
     }
 
+    /// <summary>
+    /// Tells the kernel this process is done with a tensor's pages. They stay in the page cache, but leave this
+    /// process's resident set, so a streaming merge's memory does not grow with the model it reads.
+    /// </summary>
+    public void Evict(TensorInfo info)
+    {
+        if (_view is null || info.ByteLength == 0 || !OperatingSystem.IsLinux())
+            return;
+        const long page = 4096;
+        long start = (long)(GetPointer(info)) & ~(page - 1);
+        long end = (long)(GetPointer(info) + info.ByteLength);
+        _ = madvise((nint)start, (nuint)(end - start), MadvDontNeed);
+    }
+
+    private const int MadvDontNeed = 4;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int madvise(nint addr, nuint length, int advice);
+
     public void Dispose()
     {
         if (_view != null)

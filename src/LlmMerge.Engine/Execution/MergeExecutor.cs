@@ -52,6 +52,11 @@ public sealed class MergeExecutor
             {
                 var t = plan.Tensors[i];
                 ComputeTensor(plan, t, device, writer);
+                foreach (var x in t.Inputs)
+                {
+                    var file = _models.Open(x.Model).GetFile(x.TensorName);
+                    file.Evict(file.GetInfo(x.TensorName));
+                }
                 bytesRead += t.Inputs.Sum(x => _models.Open(x.Model).GetInfo(x.TensorName).ByteLength);
                 progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
             }

@@ -38,6 +38,9 @@ public abstract class TaskArithmeticFamily : IMergeMethod
 
     public bool RequiresBaseModel => true;
 
+    /// <summary>Tests set this to compare the fused CPU path with the libtorch one.</summary>
+    internal static bool ForceTorchPath { get; set; }
+
     public Tensor Merge(MergeInputs inputs)
     {
         using var scope = NewDisposeScope();
@@ -47,6 +50,9 @@ public abstract class TaskArithmeticFamily : IMergeMethod
         bool normalize = inputs.Flag("normalize");
         bool rescale = inputs.Flag("rescale");
         double lambda = inputs.Number("lambda");
+        if (FusedTaskArithmetic.Applies(inputs, Sparsify, Consensus) && !ForceTorchPath)
+            return FusedTaskArithmetic.Merge(inputs, baseInput, Sparsify == SparsificationMethod.Magnitude, Consensus is not null, normalize, rescale, lambda)
+                .MoveToOuterDisposeScope();
 
         var weighted = new List<Tensor>();
         var weights = new List<double>();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using LlmMerge.SafeTensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -98,7 +99,17 @@ public static class TensorBridge
             long start = b * block, end = Math.Min(n, start + block);
             ushort* ps = (ushort*)s;
             uint* pd = (uint*)d;
-            for (long i = start; i < end; i++)
+            long i = start;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= end; i += 16)
+                {
+                    var (lo, hi) = Vector256.Widen(Vector256.Load(ps + i));
+                    Vector256.ShiftLeft(lo, 16).Store(pd + i);
+                    Vector256.ShiftLeft(hi, 16).Store(pd + i + 8);
+                }
+            }
+            for (; i < end; i++)
                 pd[i] = (uint)ps[i] << 16;
         });
     }
