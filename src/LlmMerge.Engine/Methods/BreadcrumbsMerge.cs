@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>Model Breadcrumbs (https://arxiv.org/abs/2312.06795): task arithmetic with consensus null, sparsification SparsificationMethod.MagnitudeOutliers.</summary>
+/// <summary>Model Breadcrumbs (https://arxiv.org/abs/2312.06795): task arithmetic with no sign election, magnitude-outlier sparsification.</summary>
 public sealed class BreadcrumbsMerge : TaskArithmeticFamily
 {
     public override string Name => "breadcrumbs";

@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>Model Breadcrumbs with TIES (https://arxiv.org/abs/2312.06795): task arithmetic with consensus ConsensusMethod.Sum, sparsification SparsificationMethod.MagnitudeOutliers.</summary>
+/// <summary>Model Breadcrumbs with TIES (https://arxiv.org/abs/2312.06795): task arithmetic with the sum sign election, magnitude-outlier sparsification.</summary>
 public sealed class BreadcrumbsTiesMerge : TaskArithmeticFamily
 {
     public override string Name => "breadcrumbs_ties";

@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>Linear DARE (https://arxiv.org/abs/2311.03099): task arithmetic with consensus null, sparsification SparsificationMethod.Random.</summary>
+/// <summary>Linear DARE (https://arxiv.org/abs/2311.03099): task arithmetic with no sign election, random (Bernoulli) sparsification.</summary>
 public sealed class DareLinearMerge : TaskArithmeticFamily
 {
     public override string Name => "dare_linear";

@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>DARE TIES (https://arxiv.org/abs/2311.03099): task arithmetic with consensus ConsensusMethod.Sum, sparsification SparsificationMethod.Random.</summary>
+/// <summary>DARE TIES (https://arxiv.org/abs/2311.03099): task arithmetic with the sum sign election, random (Bernoulli) sparsification.</summary>
 public sealed class DareTiesMerge : TaskArithmeticFamily
 {
     public override string Name => "dare_ties";

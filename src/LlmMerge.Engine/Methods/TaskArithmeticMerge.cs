@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>Task Arithmetic (https://arxiv.org/abs/2212.04089): task arithmetic with consensus null, sparsification null.</summary>
+/// <summary>Task Arithmetic (https://arxiv.org/abs/2212.04089): task arithmetic with no sign election, no sparsification.</summary>
 public sealed class TaskArithmeticMerge : TaskArithmeticFamily
 {
     public override string Name => "task_arithmetic";

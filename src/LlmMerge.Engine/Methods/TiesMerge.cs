@@ -1,6 +1,6 @@
 namespace LlmMerge.Methods;
 
-/// <summary>TIES (https://arxiv.org/abs/2306.01708): task arithmetic with consensus ConsensusMethod.Sum, sparsification SparsificationMethod.Magnitude.</summary>
+/// <summary>TIES (https://arxiv.org/abs/2306.01708): task arithmetic with the sum sign election, magnitude sparsification.</summary>
 public sealed class TiesMerge : TaskArithmeticFamily
 {
     public override string Name => "ties";
