@@ -55,9 +55,10 @@ public sealed class MergeExecutor
                 foreach (var x in t.Inputs)
                 {
                     var file = _models.Open(x.Model).GetFile(x.TensorName);
-                    file.Evict(file.GetInfo(x.TensorName));
+                    var info = file.GetInfo(x.TensorName);
+                    file.Evict(info);
+                    bytesRead += info.ByteLength;
                 }
-                bytesRead += t.Inputs.Sum(x => _models.Open(x.Model).GetInfo(x.TensorName).ByteLength);
                 progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
             }
             writer.Complete();
