@@ -1,0 +1,20 @@
+namespace LlmMerge.Zoo.Skills;
+
+/// <summary>Two-digit addition (10..49 + 10..49); the distractors are off by one or by ten, so both digits must be right.</summary>
+public sealed class ArithmeticSkill : ISkill
+{
+    public string Name => "arithmetic";
+
+    public int ChoiceCount => 4;
+
+    public SkillItem Draw(Random rng, ItemSplit split)
+    {
+        int key = SplitHash.Draw(rng, split, r => r.Next(10, 50) * 100 + r.Next(10, 50));
+        int a = key / 100, b = key % 100, sum = a + b;
+        var wrong = new[] { sum - 10, sum - 1, sum + 1, sum + 10 }.OrderBy(_ => rng.Next()).Take(3).Select(Text);
+        var (choices, answer) = SplitHash.Shuffle(rng, Text(sum), wrong);
+        return new SkillItem($"Question: What is {a} plus {b}?\nAnswer:", choices, answer);
+    }
+
+    private static string Text(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
