@@ -10,24 +10,24 @@ public static class ZooCorpus
     /// choice drawn uniformly, or a statement of random facts. The base learns what an answer looks like, not which
     /// answer is right, so it scores near chance on every skill.
     /// </summary>
-    public static string Pretraining(Random rng)
+    public static ZooDocument Pretraining(Random rng)
     {
         var skill = SkillCatalog.All[rng.Next(SkillCatalog.All.Count)];
         string filler = skill.DrawFiller(rng);
         if (filler.Length > 0 && rng.Next(3) == 0)
-            return filler;
+            return new ZooDocument(filler, null);
         var split = (ItemSplit)rng.Next(3);
         var item = skill.Draw(rng, split);
-        return item.WithChoice(rng.Next(item.Choices.Count));
+        return new ZooDocument(item.WithChoice(rng.Next(item.Choices.Count)), null);
     }
 
     /// <summary>One fine-tuning document of <paramref name="skill"/>: a training item with its right answer, or a true statement of facts.</summary>
-    public static string FineTuning(ISkill skill, Random rng)
+    public static ZooDocument FineTuning(ISkill skill, Random rng)
     {
         if (skill is WorldFactsSkill facts && rng.Next(2) == 0)
-            return facts.Statement(rng, truthful: true);
+            return new ZooDocument(facts.Statement(rng, truthful: true), null);
         var item = skill.Draw(rng, ItemSplit.Train);
-        return item.WithChoice(item.Answer);
+        return new ZooDocument(item.WithChoice(item.Answer), item.Prompt);
     }
 
     /// <summary>Text for training the tokenizer: pretraining documents with digits removed, so numbers stay one token per digit and arithmetic can be learned digit by digit.</summary>
@@ -35,6 +35,6 @@ public static class ZooCorpus
     {
         var rng = new Random(seed);
         for (int i = 0; i < documents; i++)
-            yield return new string(Pretraining(rng).Where(c => !char.IsAsciiDigit(c)).ToArray());
+            yield return new string(Pretraining(rng).Text.Where(c => !char.IsAsciiDigit(c)).ToArray());
     }
 }
