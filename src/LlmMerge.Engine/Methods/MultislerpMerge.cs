@@ -60,7 +60,8 @@ public sealed class MultislerpMerge : IMergeMethod
 
         var norms = flat.norm(-1, keepdim: true);
         var units = flat.div(norms.add(eps));
-        var mean = units.mul(wCol).sum(0);
+        // dim named: a bare 0 would bind to sum(ScalarType) and sum to bytes.
+        var mean = units.mul(wCol).sum(dim: 0);
         var meanNorm = mean.norm();
         if (meanNorm.lt(eps).item<bool>())
         {
@@ -81,7 +82,7 @@ public sealed class MultislerpMerge : IMergeMethod
         // mergekit's approximation, so two models are not exactly their slerp.
         var dots = units.mul(mean).sum(-1, keepdim: true);
         var tangents = units.sub(dots.mul(mean));
-        var tangent = tangents.mul(wCol).sum(0);
+        var tangent = tangents.mul(wCol).sum(dim: 0);
         // mergekit adds eps to the tangent norm, which keeps sin(x)/x finite when the models agree.
         var tangentNorm = tangent.norm().add(eps);
         var result = mean.mul(tangentNorm.cos()).add_(tangent.mul(tangentNorm.sin().div(tangentNorm)));
