@@ -13,6 +13,10 @@ public static class MergeMethodRegistry
         new DareLinearMerge(),
         new BreadcrumbsMerge(),
         new BreadcrumbsTiesMerge(),
+        new NuslerpMerge(),
+        new MultislerpMerge(),
+        new KarcherMerge(),
+        new ArceeFusionMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
