@@ -39,7 +39,7 @@ public sealed class MergeExecutor
     {
         TorchRuntime.Initialize();
         var device = TorchRuntime.ResolveDevice(_options.Device);
-        var plan = new MergePlanner(_models.Open).Plan(recipe);
+        var plan = new MergePlanner(_models.Source).Plan(recipe);
         foreach (var w in plan.Warnings)
             warn?.Invoke(w);
 
@@ -53,12 +53,7 @@ public sealed class MergeExecutor
                 var t = plan.Tensors[i];
                 ComputeTensor(plan, t, device, writer);
                 foreach (var x in t.Inputs)
-                {
-                    var file = _models.Open(x.Model).GetFile(x.TensorName);
-                    var info = file.GetInfo(x.TensorName);
-                    file.Evict(info);
-                    bytesRead += info.ByteLength;
-                }
+                    bytesRead += _models.Source(x.Model).Evict(x.TensorName);
                 progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
             }
             writer.Complete();
@@ -72,7 +67,7 @@ public sealed class MergeExecutor
     {
         if (t.PassThrough is { } src)
         {
-            var file = _models.Open(src.Model).GetFile(src.TensorName);
+            var file = _models.Source(src.Model).RawFile(src.TensorName);
             var info = file.GetInfo(src.TensorName);
             unsafe
             {
@@ -91,8 +86,7 @@ public sealed class MergeExecutor
         var inputs = new List<ModelTensor>();
         foreach (var input in t.Inputs)
         {
-            var file = _models.Open(input.Model).GetFile(input.TensorName);
-            var tensor = TensorBridge.Load(file, file.GetInfo(input.TensorName), compute, device);
+            var tensor = _models.Source(input.Model).Load(input.TensorName, compute, device);
             if (!tensor.shape.SequenceEqual(t.Shape))
                 tensor = CommonSubmatrix(tensor, t.Shape);
             inputs.Add(new ModelTensor(input.Model, tensor, input.Parameters));
@@ -134,7 +128,7 @@ public sealed class MergeExecutor
         if (_options.CopyTokenizer)
         {
             var source = TokenizerSource(plan);
-            string srcDir = _models.Open(source).Directory;
+            string srcDir = _models.Source(source).Directory;
             foreach (var f in TokenizerFiles)
             {
                 string p = Path.Combine(srcDir, f);
