@@ -42,6 +42,8 @@ public sealed class MergeExecutor
         var plan = new MergePlanner(_models.Source).Plan(recipe);
         foreach (var w in plan.Warnings)
             warn?.Invoke(w);
+        // Resolved before any tensor is written, so a bad chat_template fails fast.
+        string? chatTemplate = ChatTemplate(plan.Recipe);
 
         using var output = new OutputFolder(outDir);
         using (var writer = new ShardedModelWriter(output.WorkPath, plan.Tensors.Select(t => (t.Name, t.OutDType, t.Shape)).ToList(), _options.OutShardBytes))
@@ -58,7 +60,7 @@ public sealed class MergeExecutor
             }
             writer.Complete();
         }
-        WriteMetadata(plan, output.WorkPath, Path.GetFileName(output.FinalPath));
+        WriteMetadata(plan, output.WorkPath, Path.GetFileName(output.FinalPath), chatTemplate, warn);
         output.Commit();
         return plan;
     }
@@ -121,7 +123,7 @@ public sealed class MergeExecutor
         return BitConverter.ToUInt64(SHA256.HashData(bytes), 0) & 0x7FFF_FFFF_FFFF_FFFF;
     }
 
-    private void WriteMetadata(MergePlan plan, string dir, string modelName)
+    private void WriteMetadata(MergePlan plan, string dir, string modelName, string? chatTemplate, Action<string>? warn)
     {
         if (plan.OutputConfig is { } config)
             File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
@@ -135,8 +137,26 @@ public sealed class MergeExecutor
                 if (File.Exists(p))
                     File.Copy(p, Path.Combine(dir, f), overwrite: true);
             }
+            if (chatTemplate is not null && !ChatTemplates.Write(dir, chatTemplate))
+                warn?.Invoke($"chat_template: tokenizer source '{source}' has no tokenizer_config.json; the chat template is not saved");
+        }
+        else if (plan.Recipe.ChatTemplate is not null)
+        {
+            // mergekit's words for the same case.
+            warn?.Invoke("chat_template given but no tokenizer is copied (--no-copy-tokenizer); the chat template is not saved");
         }
         File.WriteAllText(Path.Combine(dir, "README.md"), ModelCard.Render(plan, modelName));
+    }
+
+    /// <summary>The recipe's chat template; for <c>auto</c>, the models are asked in mergekit's order: models, slice sources, base.</summary>
+    private string? ChatTemplate(MergeRecipe recipe)
+    {
+        if (recipe.ChatTemplate is not { } spec)
+            return null;
+        var models = (recipe.Models ?? []).Select(m => m.Model)
+            .Concat((recipe.Slices ?? []).SelectMany(s => s.Sources.Select(x => x.Model)))
+            .Append(recipe.BaseModel).OfType<ModelReference>().Distinct();
+        return ChatTemplates.Resolve(spec, models.Select(m => _models.Source(m).Directory));
     }
 
     private static ModelReference TokenizerSource(MergePlan plan)
