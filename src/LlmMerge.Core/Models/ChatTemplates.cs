@@ -16,6 +16,8 @@ public static class ChatTemplates
     /// is ours; mergekit ships alpaca, chatml, exaone and llama3). Whitespace is explicit so the result does not
     /// depend on trim_blocks. mergekit's llama3 ends every message with a newline after &lt;|eot_id|&gt; and its
     /// alpaca puts no separator before the generation prompt; both are kept, since they are what mergekit outputs.
+    /// mergekit's exaone file is indented, and Jinja keeps indentation before expressions, so its output carries
+    /// stray spaces; ours renders the EXAONE turns without them.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> BuiltIn = new Dictionary<string, string>(StringComparer.Ordinal)
     {
