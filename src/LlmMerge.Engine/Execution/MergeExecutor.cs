@@ -39,9 +39,11 @@ public sealed class MergeExecutor
     {
         TorchRuntime.Initialize();
         var device = TorchRuntime.ResolveDevice(_options.Device);
-        var plan = new MergePlanner(_models.Open).Plan(recipe);
+        var plan = new MergePlanner(_models.Source).Plan(recipe);
         foreach (var w in plan.Warnings)
             warn?.Invoke(w);
+        // Resolved before any tensor is written, so a bad chat_template fails fast.
+        string? chatTemplate = ChatTemplate(plan.Recipe);
 
         using var output = new OutputFolder(outDir);
         using (var writer = new ShardedModelWriter(output.WorkPath, plan.Tensors.Select(t => (t.Name, t.OutDType, t.Shape)).ToList(), _options.OutShardBytes))
@@ -53,17 +55,12 @@ public sealed class MergeExecutor
                 var t = plan.Tensors[i];
                 ComputeTensor(plan, t, device, writer);
                 foreach (var x in t.Inputs)
-                {
-                    var file = _models.Open(x.Model).GetFile(x.TensorName);
-                    var info = file.GetInfo(x.TensorName);
-                    file.Evict(info);
-                    bytesRead += info.ByteLength;
-                }
+                    bytesRead += _models.Source(x.Model).Evict(x.TensorName);
                 progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
             }
             writer.Complete();
         }
-        WriteMetadata(plan, output.WorkPath, Path.GetFileName(output.FinalPath));
+        WriteMetadata(plan, output.WorkPath, Path.GetFileName(output.FinalPath), chatTemplate, warn);
         output.Commit();
         return plan;
     }
@@ -72,7 +69,7 @@ public sealed class MergeExecutor
     {
         if (t.PassThrough is { } src)
         {
-            var file = _models.Open(src.Model).GetFile(src.TensorName);
+            var file = _models.Source(src.Model).RawFile(src.TensorName);
             var info = file.GetInfo(src.TensorName);
             unsafe
             {
@@ -91,8 +88,7 @@ public sealed class MergeExecutor
         var inputs = new List<ModelTensor>();
         foreach (var input in t.Inputs)
         {
-            var file = _models.Open(input.Model).GetFile(input.TensorName);
-            var tensor = TensorBridge.Load(file, file.GetInfo(input.TensorName), compute, device);
+            var tensor = _models.Source(input.Model).Load(input.TensorName, compute, device);
             if (!tensor.shape.SequenceEqual(t.Shape))
                 tensor = CommonSubmatrix(tensor, t.Shape);
             inputs.Add(new ModelTensor(input.Model, tensor, input.Parameters));
@@ -127,22 +123,40 @@ public sealed class MergeExecutor
         return BitConverter.ToUInt64(SHA256.HashData(bytes), 0) & 0x7FFF_FFFF_FFFF_FFFF;
     }
 
-    private void WriteMetadata(MergePlan plan, string dir, string modelName)
+    private void WriteMetadata(MergePlan plan, string dir, string modelName, string? chatTemplate, Action<string>? warn)
     {
         if (plan.OutputConfig is { } config)
             File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
         if (_options.CopyTokenizer)
         {
             var source = TokenizerSource(plan);
-            string srcDir = _models.Open(source).Directory;
+            string srcDir = _models.Source(source).Directory;
             foreach (var f in TokenizerFiles)
             {
                 string p = Path.Combine(srcDir, f);
                 if (File.Exists(p))
                     File.Copy(p, Path.Combine(dir, f), overwrite: true);
             }
+            if (chatTemplate is not null && !ChatTemplates.Write(dir, chatTemplate))
+                warn?.Invoke($"chat_template: tokenizer source '{source}' has no tokenizer_config.json; the chat template is not saved");
+        }
+        else if (plan.Recipe.ChatTemplate is not null)
+        {
+            // mergekit's words for the same case.
+            warn?.Invoke("chat_template given but no tokenizer is copied (--no-copy-tokenizer); the chat template is not saved");
         }
         File.WriteAllText(Path.Combine(dir, "README.md"), ModelCard.Render(plan, modelName));
+    }
+
+    /// <summary>The recipe's chat template; for <c>auto</c>, the models are asked in mergekit's order: models, slice sources, base.</summary>
+    private string? ChatTemplate(MergeRecipe recipe)
+    {
+        if (recipe.ChatTemplate is not { } spec)
+            return null;
+        var models = (recipe.Models ?? []).Select(m => m.Model)
+            .Concat((recipe.Slices ?? []).SelectMany(s => s.Sources.Select(x => x.Model)))
+            .Append(recipe.BaseModel).OfType<ModelReference>().Distinct();
+        return ChatTemplates.Resolve(spec, models.Select(m => _models.Source(m).Directory));
     }
 
     private static ModelReference TokenizerSource(MergePlan plan)

@@ -14,10 +14,10 @@ namespace LlmMerge.Execution;
 /// </summary>
 public sealed class MergePlanner
 {
-    private readonly Func<ModelReference, ModelFolder> _open;
+    private readonly Func<ModelReference, IModelSource> _open;
 
-    /// <param name="open">Opens (and caches) the folder of a model reference; throws naming it when it is missing.</param>
-    public MergePlanner(Func<ModelReference, ModelFolder> open) => _open = open;
+    /// <param name="open">Opens (and caches) the model a reference names; throws naming it when it is missing.</param>
+    public MergePlanner(Func<ModelReference, IModelSource> open) => _open = open;
 
     public MergePlan Plan(MergeRecipe recipe)
     {
@@ -36,7 +36,9 @@ public sealed class MergePlanner
 
         var first = slices[0];
         var last = slices[^1];
-        var reference = ReferenceOf(first, baseModel);
+        // mergekit's _model_out_config: the output config (and the architecture, so the names of the tensors around
+        // the layers) is the base model's, else that of the first model referenced.
+        var reference = baseModel ?? first.Sources[0].Model;
         var refFolder = _open(reference);
         var pre = new List<string>();
         var post = new List<string>();
@@ -46,6 +48,18 @@ public sealed class MergePlanner
                 continue;
             (TensorNames.IsPreWeight(name) ? pre : post).Add(name);
         }
+        string? inputEmbedding = pre.FirstOrDefault(TensorNames.IsEmbedding);
+        // A tied reference has no lm_head, but mergekit's architectures list it (optional): it is merged where any
+        // model of the last slice stores one.
+        foreach (var src in last.Sources)
+        {
+            foreach (var name in _open(src.Model).TensorNames)
+            {
+                if (TensorNames.IsLmHead(name) && !post.Contains(name))
+                    post.Add(name);
+            }
+        }
+        CheckTokenizerSource(recipe, slices, pre.Concat(post).Where(TensorNames.IsEmbedding).ToList());
 
         var planned = new List<PlannedTensor>();
         foreach (var name in pre)
@@ -73,15 +87,43 @@ public sealed class MergePlanner
             }
         }
 
-        foreach (var name in post)
-            planned.Add(PlanTensor(recipe, method, last, name, last.Sources.Select(s => (s, name)).ToList(), 1, baseModel, sd, od, warnings));
-
         ModelConfig? config = refFolder.Config?.Clone();
+        bool outputTied = config?.TieWordEmbeddings == true;
+        foreach (var name in post)
+        {
+            var inputs = last.Sources.Select(s => (s, name)).ToList();
+            if (TensorNames.IsLmHead(name))
+            {
+                // mergekit's tied_names: a model without its own lm_head contributes its input embedding.
+                var stored = inputs.Where(x => _open(x.s.Model).Contains(name)).Select(x => x.s.Model).ToList();
+                if (stored.Count == 0)
+                    continue;
+                if (outputTied)
+                {
+                    // transformers replaces a tied lm_head with embed_tokens on load: written, it would only disagree with it.
+                    warnings.Add($"tensor '{name}' is not written: the output config (from '{reference}') has tie_word_embeddings: true, so the head is "
+                        + $"the merged '{inputEmbedding ?? "input embedding"}'; '{string.Join("', '", stored)}' stored a separate head, which the output drops");
+                    continue;
+                }
+                if (inputEmbedding is not null)
+                    inputs = inputs.Select(x => _open(x.s.Model).Contains(name) || !_open(x.s.Model).Contains(inputEmbedding) ? x : (x.s, inputEmbedding)).ToList();
+            }
+            planned.Add(PlanTensor(recipe, method, last, name, inputs, 1, baseModel, sd, od, warnings));
+        }
+
         var outDType = od ?? sd ?? planned.Select(p => p.OutDType).FirstOrDefault(SafetensorsDType.F32);
         if (config is not null)
         {
             config.Json["num_hidden_layers"] = outLayer;
             config.Json["torch_dtype"] = outDType.TorchName();
+            // Without a tokenizer_source mergekit keeps the common submatrix of differing embeddings but leaves
+            // vocab_size as the base says, which transformers then refuses to load; say what the tensors hold.
+            if (planned.FirstOrDefault(p => p.Name == inputEmbedding) is { } embed && config.VocabSize is int vocab && vocab != embed.Shape[0]
+                && embed.Shape[0] != refFolder.GetInfo(embed.Name).Shape[0])
+            {
+                config.Json["vocab_size"] = embed.Shape[0];
+                warnings.Add($"config.json: vocab_size set to {embed.Shape[0]} (was {vocab}) to match the merged '{embed.Name}'; tokens of the copied tokenizer past that id have no embedding");
+            }
         }
 
         long inputBytes = planned.Sum(p => p.Inputs.Sum(i => _open(i.Model).GetInfo(i.TensorName).ByteLength));
@@ -110,7 +152,7 @@ public sealed class MergePlanner
         : slice.Sources[0].Model;
 
     /// <summary>Layer index → (prefix, suffix) of each of that layer's tensors, in file order.</summary>
-    private static Dictionary<int, List<(string Prefix, string Suffix)>> LayerTensors(ModelFolder folder)
+    private static Dictionary<int, List<(string Prefix, string Suffix)>> LayerTensors(IModelSource folder)
     {
         var res = new Dictionary<int, List<(string, string)>>();
         foreach (var name in folder.TensorNames)
@@ -177,6 +219,7 @@ public sealed class MergePlanner
         SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings)
     {
         var effectiveBase = slice.BaseModel ?? baseModel;
+        method.ValidateTensorInputs(outName, inputs.Select(x => x.Source.Model).ToList());
         var infos = new List<TensorInfo>();
         foreach (var (src, name) in inputs)
         {
@@ -234,6 +277,29 @@ public sealed class MergePlanner
             Name = outName, Shape = shape, OutDType = outDType ?? compute, ComputeDType = compute,
             Inputs = planned, Parameters = globals, IsEmbedding = embed, BaseModel = effectiveBase,
         };
+    }
+
+    /// <summary>
+    /// mergekit re-maps each model's embedding rows through the tokenizers' vocabularies when a tokenizer_source is
+    /// given; llmmerge does not, so it refuses where that would change the result (embeddings of different sizes)
+    /// rather than merge rows that stand for different tokens.
+    /// </summary>
+    private void CheckTokenizerSource(MergeRecipe recipe, List<OutputSlice> slices, List<string> embeddings)
+    {
+        if (recipe.TokenizerSource is not { } source)
+            return;
+        if (source == "union")
+            throw new LlmMergeException("tokenizer_source: union is not supported yet (it builds a new vocabulary and re-maps every model's embeddings); use base or a model name");
+        var models = slices.SelectMany(s => s.Sources.Select(x => x.Model)).Append(recipe.BaseModel).OfType<ModelReference>().Distinct().ToList();
+        foreach (var name in embeddings)
+        {
+            var shapes = models.Where(m => _open(m).Contains(name)).Select(m => (m, _open(m).GetInfo(name))).ToList();
+            if (shapes.Select(x => x.Item2.Shape[0]).Distinct().Count() > 1)
+                throw new LlmMergeException(
+                    $"tokenizer_source: {source}: '{name}' has different vocabulary sizes ({string.Join(", ", shapes.Select(x => $"'{x.m}' {x.Item2.ShapeText}"))}); "
+                    + "mergekit would re-map each model's rows through the tokenizers' vocabularies, which llmmerge does not do yet. "
+                    + "Remove tokenizer_source to merge the common submatrix (mergekit's behaviour without it), or use models with the same vocabulary");
+        }
     }
 
     /// <summary>A parameter the method does not read is a typo or a recipe for another method: say so rather than ignore it.</summary>

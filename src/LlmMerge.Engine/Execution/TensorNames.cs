@@ -28,6 +28,10 @@ public static partial class TensorNames
         name.Contains("embed_tokens", StringComparison.Ordinal) || name.StartsWith("lm_head", StringComparison.Ordinal)
         || name.Contains(".wte.", StringComparison.Ordinal) || name.Contains("word_embeddings", StringComparison.Ordinal);
 
+    /// <summary>The output head (lm_head, GPT-NeoX's embed_out), which tied models do not store.</summary>
+    public static bool IsLmHead(string name) =>
+        name.StartsWith("lm_head.", StringComparison.Ordinal) || name.Contains(".lm_head.", StringComparison.Ordinal) || name == "embed_out.weight";
+
     /// <summary>Tensors before the first layer (mergekit's pre_weights: embeddings); the rest of the non-layer tensors come after.</summary>
     public static bool IsPreWeight(string name) =>
         name.Contains("embed", StringComparison.Ordinal) || name.Contains(".wte.", StringComparison.Ordinal) || name.Contains(".wpe.", StringComparison.Ordinal);

@@ -25,6 +25,9 @@ public interface IMergeMethod
     /// <summary>Checks the number of models the recipe gives; throws naming the method and the count otherwise.</summary>
     void ValidateModelCount(int models, bool hasBase) { }
 
+    /// <summary>Checks the models one output tensor is planned from; throws naming the tensor and the method otherwise.</summary>
+    void ValidateTensorInputs(string tensorName, IReadOnlyList<LlmMerge.Recipes.ModelReference> models) { }
+
     /// <summary>Computes the merged tensor. Inputs share one shape (embeddings are cut to their common submatrix first).</summary>
     Tensor Merge(MergeInputs inputs);
 }

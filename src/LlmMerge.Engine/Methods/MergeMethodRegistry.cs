@@ -17,6 +17,7 @@ public static class MergeMethodRegistry
         new MultislerpMerge(),
         new KarcherMerge(),
         new ArceeFusionMerge(),
+        new PassthroughMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
