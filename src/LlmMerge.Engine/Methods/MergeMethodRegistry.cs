@@ -13,6 +13,8 @@ public static class MergeMethodRegistry
         new DareLinearMerge(),
         new BreadcrumbsMerge(),
         new BreadcrumbsTiesMerge(),
+        new DellaMerge(),
+        new DellaLinearMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
