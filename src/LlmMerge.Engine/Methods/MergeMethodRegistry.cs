@@ -15,6 +15,9 @@ public static class MergeMethodRegistry
         new BreadcrumbsTiesMerge(),
         new DellaMerge(),
         new DellaLinearMerge(),
+        new ModelStockMerge(),
+        new SceMerge(),
+        new NearswapMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
