@@ -65,7 +65,7 @@ public sealed class ModelStockMerge : IMergeMethod
         for (int i = 1; i < n; i++)
             avg.add_(ws[i]);
         avg.div_(n);
-        var res = t.mul(avg).add_(t.neg().add_(1).mul_(b));
+        var res = t.mul(avg).add_(t.neg().add_(1).mul(b));
         return res.reshape(shape).MoveToOuterDisposeScope();
     }
 }

@@ -49,7 +49,8 @@ public sealed class SceMerge : IMergeMethod
 
         // Erase: an entry takes part only where its sign is that of the sum over the models (zero counting as
         // positive); zero entries never take part.
-        var positive = tvs.sum(0).ge(0);
+        // sum(dim: 0), not sum(0): TorchSharp reads a literal 0 as the ScalarType argument (Byte) of another overload.
+        var positive = tvs.sum(dim: 0).ge(0);
         var agree = where(positive, tvs.gt(0), tvs.lt(0)).to(b.dtype);
 
         // Calculate: each model's weight is the mean square of its task vector, over the sum of them; when that
@@ -62,8 +63,8 @@ public sealed class SceMerge : IMergeMethod
             weights = weights.unsqueeze(-1);
 
         var erased = agree.mul_(weights);
-        var merged = tvs.mul(erased).sum(0);
-        var res = b.add(merged.div_(erased.sum(0).clamp_min_(1e-6)));
+        var merged = tvs.mul(erased).sum(dim: 0);
+        var res = b.add(merged.div_(erased.sum(dim: 0).clamp_min_(1e-6)));
         return res.MoveToOuterDisposeScope();
     }
 
