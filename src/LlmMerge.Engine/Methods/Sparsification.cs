@@ -93,7 +93,7 @@ public static class Sparsification
     }
 
     /// <summary>Why density and epsilon cannot drive MagPrune (density ± epsilon must lie strictly inside (0, 1)), or null when they can.</summary>
-    public static string? DellaEpsilonProblem(double density, double epsilon) =>
+    private static string? DellaEpsilonProblem(double density, double epsilon) =>
         density >= 1 || density <= 0 || (density + epsilon < 1 && density - epsilon > 0) ? null
             : $"parameter 'epsilon' ({epsilon.ToString(System.Globalization.CultureInfo.InvariantCulture)}) with density {density.ToString(System.Globalization.CultureInfo.InvariantCulture)} "
               + $"puts density - epsilon or density + epsilon outside (0, 1); use an epsilon below {Math.Min(density, 1 - density).ToString(System.Globalization.CultureInfo.InvariantCulture)}";
@@ -113,12 +113,13 @@ public static class Sparsification
         // mergekit divides by (max rank - min rank), which is 0 for rows of one entry; torch.bernoulli then
         // refuses the NaN probabilities. Fail the same way, but say why.
         if (width < 2)
-            throw new LlmMergeException($"della's magnitude ranking needs rows of at least two entries; a tensor of shape [{string.Join(", ", delta.shape)}] has rows of {width}");
+            throw new LlmMergeException($"MagPrune ranks magnitudes along dimension 1 and needs at least two entries there; shape [{string.Join(", ", delta.shape)}] has {width}");
         // mergekit draws in float32 on the CPU unless the tensor is bfloat16 (torch.bernoulli lacks float16 there).
         var work = delta.dtype == ScalarType.BFloat16 || delta.device_type != TorchSharp.DeviceType.CPU ? delta.dtype : ScalarType.Float32;
         // Rank r in 1..width along dim 1: the position of each entry in the ascending order of magnitudes.
         // mergekit's argsort is not stable; we order equal magnitudes by position, which torch's CPU sort does in practice.
         var order = rows.abs().sort(1, descending: false, stable: true).Indices;
+        // In bfloat16 (mergekit's choice for bfloat16 tensors) ranks above 256 round to a coarser grid; so do ours.
         var ranks = order.sort(1, descending: false, stable: true).Indices.to(work).add_(1);
         var minRank = ranks.amin([1], keepdim: true);
         var maxRank = ranks.amax([1], keepdim: true);

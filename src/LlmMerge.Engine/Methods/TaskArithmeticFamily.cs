@@ -68,10 +68,15 @@ public abstract class TaskArithmeticFamily : IMergeMethod
             {
                 double gamma = m.Parameters.TryGetValue("gamma", out var g) && g is not null ? ParameterValues.ToDouble(g, "gamma") : 0.01;
                 double epsilon = m.Parameters.TryGetValue("epsilon", out var e) && e is not null ? ParameterValues.ToDouble(e, "epsilon") : 0.15;
-                double density = m.Number("density");
-                if (method == SparsificationMethod.DellaMagprune && Sparsification.DellaEpsilonProblem(density, epsilon) is { } problem)
-                    throw new LlmMergeException($"{Name}: {problem} (model '{m.Model}', tensor '{inputs.TensorName}')");
-                delta = Sparsification.Apply(delta, method, density, rescale, inputs.Random, gamma, epsilon);
+                try
+                {
+                    delta = Sparsification.Apply(delta, method, m.Number("density"), rescale, inputs.Random, gamma, epsilon);
+                }
+                catch (LlmMergeException problem)
+                {
+                    // Sparsification knows the numbers; say which method, model and tensor they came from.
+                    throw new LlmMergeException($"{Name}: {problem.Message} (model '{m.Model}', tensor '{inputs.TensorName}')", problem);
+                }
             }
             // mergekit holds the weights in a tensor of the computation dtype; round them the same way.
             double w = tensor(m.Number("weight"), dtype).to(ScalarType.Float64).item<double>();

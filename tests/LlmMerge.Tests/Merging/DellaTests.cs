@@ -1,3 +1,4 @@
+using LlmMerge.SafeTensors;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.Merging;
@@ -167,6 +168,54 @@ public class DellaTests : MergeTestBase
         var other = ModelReader.Read(Merge(yaml, "--random-seed", "6"), "lm_head.weight");
         Assert.That(again, Is.EqualTo(first));
         Assert.That(other, Is.Not.EqualTo(first));
+    }
+
+    [Test]
+    public void RunsInBfloat16KeepingOrDroppingEachEntry()
+    {
+        // mergekit draws in bfloat16 for bfloat16 tensors; with one model, weight 1 and no rescale every entry is
+        // the base plus the whole delta or the base alone.
+        Fixtures.Model(1, dtype: SafetensorsDType.BF16).Write(Dir["base16"]);
+        Fixtures.Model(2, dtype: SafetensorsDType.BF16).Write(Dir["a16"]);
+        string o = Merge("""
+            merge_method: della_linear
+            base_model: base16
+            dtype: bfloat16
+            parameters: {density: 0.5, epsilon: 0.3, rescale: false}
+            models:
+              - model: a16
+                parameters: {weight: 1.0}
+            """);
+        int kept = 0, total = 0;
+        foreach (var name in Fixtures.Names(2))
+        {
+            var b = In("base16", name);
+            var a = In("a16", name);
+            var res = ModelReader.Read(o, name);
+            for (int i = 0; i < res.Length; i++)
+            {
+                float whole = Bf16.Round(b[i] + Bf16.Round(a[i] - b[i]));
+                Assert.That(res[i] == b[i] || res[i] == whole, $"{name}[{i}]: {res[i]} is neither {b[i]} nor {whole}");
+                kept += res[i] != b[i] ? 1 : 0;
+                total++;
+            }
+        }
+        Assert.That(kept, Is.InRange(total / 5, total * 4 / 5), "about half the entries kept");
+    }
+
+    [Test]
+    public void RowsOfOneEntryCannotBeRankedAndTheErrorSaysWhere()
+    {
+        new TinyModel().Add("w", [3, 1], [1, 2, 3]).Write(Dir["col0"]);
+        new TinyModel().Add("w", [3, 1], [2, 2, 5]).Write(Dir["col1"]);
+        var (_, err) = MergeFails("""
+            merge_method: della
+            base_model: col0
+            models:
+              - model: col1
+                parameters: {weight: 1, density: 0.5}
+            """);
+        Assert.That(err, Does.Contain("della:").And.Contain("dimension 1").And.Contain("'w'").And.Contain("'col1'"));
     }
 
     [TestCase("della", 0.2, 0.3)]
