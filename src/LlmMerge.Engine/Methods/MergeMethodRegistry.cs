@@ -18,6 +18,11 @@ public static class MergeMethodRegistry
         new KarcherMerge(),
         new ArceeFusionMerge(),
         new PassthroughMerge(),
+        new DellaMerge(),
+        new DellaLinearMerge(),
+        new ModelStockMerge(),
+        new SceMerge(),
+        new NearswapMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();

@@ -5,8 +5,8 @@ namespace LlmMerge.Methods;
 /// <summary>
 /// mergekit's generalized task arithmetic: task vectors (model - base) are optionally sparsified, weighted,
 /// optionally filtered by a sign election, summed, optionally divided by the sum of the weights that took part,
-/// scaled by <c>lambda</c>, and added back to the base. task_arithmetic, ties, dare_linear, dare_ties and the
-/// breadcrumbs methods are this one procedure with different switches (see their own files).
+/// scaled by <c>lambda</c>, and added back to the base. task_arithmetic, ties, dare_linear, dare_ties, the
+/// breadcrumbs and the della methods are this one procedure with different switches (see their own files).
 /// </summary>
 public abstract class TaskArithmeticFamily : IMergeMethod
 {
@@ -32,9 +32,12 @@ public abstract class TaskArithmeticFamily : IMergeMethod
         new("lambda", Default: 1.0),
     ];
 
-    public IReadOnlyList<ParameterDefinition> TensorParameters => Sparsify == SparsificationMethod.MagnitudeOutliers
-        ? [new("weight", Required: true), new("density", Default: 1.0), new("gamma", Default: 0.01)]
-        : [new("weight", Required: true), new("density", Default: 1.0)];
+    public IReadOnlyList<ParameterDefinition> TensorParameters => Sparsify switch
+    {
+        SparsificationMethod.MagnitudeOutliers => [new("weight", Required: true), new("density", Default: 1.0), new("gamma", Default: 0.01)],
+        SparsificationMethod.DellaMagprune => [new("weight", Required: true), new("density", Default: 1.0), new("epsilon", Default: 0.15)],
+        _ => [new("weight", Required: true), new("density", Default: 1.0)],
+    };
 
     public bool RequiresBaseModel => true;
 
@@ -64,7 +67,16 @@ public abstract class TaskArithmeticFamily : IMergeMethod
             if (Sparsify is { } method)
             {
                 double gamma = m.Parameters.TryGetValue("gamma", out var g) && g is not null ? ParameterValues.ToDouble(g, "gamma") : 0.01;
-                delta = Sparsification.Apply(delta, method, m.Number("density"), rescale, inputs.Random, gamma);
+                double epsilon = m.Parameters.TryGetValue("epsilon", out var e) && e is not null ? ParameterValues.ToDouble(e, "epsilon") : 0.15;
+                try
+                {
+                    delta = Sparsification.Apply(delta, method, m.Number("density"), rescale, inputs.Random, gamma, epsilon);
+                }
+                catch (LlmMergeException problem)
+                {
+                    // Sparsification knows the numbers; say which method, model and tensor they came from.
+                    throw new LlmMergeException($"{Name}: {problem.Message} (model '{m.Model}', tensor '{inputs.TensorName}')", problem);
+                }
             }
             // mergekit holds the weights in a tensor of the computation dtype; round them the same way.
             double w = tensor(m.Number("weight"), dtype).to(ScalarType.Float64).item<double>();
