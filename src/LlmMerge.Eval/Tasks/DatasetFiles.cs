@@ -157,6 +157,7 @@ public static class DatasetFiles
     {
         null => null,
         string s => s,
+        ReadOnlyMemory<char> m => m.ToString(), // list items of strings come back as character memory
         bool b => b,
         sbyte or byte or short or ushort or int or uint or long => Convert.ToInt64(v, CultureInfo.InvariantCulture),
         ulong u => (long)u,
