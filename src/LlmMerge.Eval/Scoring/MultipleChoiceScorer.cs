@@ -89,6 +89,8 @@ public sealed class MultipleChoiceScorer
         return list;
     }
 
+    // lm-eval feeds (context + continuation)[-(max_length + 1):][:-1], since the last token is only a target; the
+    // interface's window counts the whole continuation, so a context here keeps one token fewer at the limit.
     private IReadOnlyList<int> Fit(IReadOnlyList<int> context, IReadOnlyList<int> continuation, EvalRow row, int choice)
     {
         int max = _model.MaxSequenceLength;
