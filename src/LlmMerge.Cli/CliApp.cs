@@ -11,6 +11,7 @@ public static class CliApp
         var root = new RootCommand("llmmerge: merge, fetch and evaluate language models; reads mergekit recipes");
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(FetchCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return root.Parse(args).Invoke(config);
     }

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using LlmMerge.Evaluation;
+using LlmMerge.Evaluation.Modeling;
+using LlmMerge.Evaluation.Scoring;
+
+namespace LlmMerge.Cli.Commands;
+
+/// <summary><c>llmmerge eval MODEL_DIR --tasks T[,T...] --output RESULTS.json</c>: scores a model on competition CSVs and lm-eval task YAMLs.</summary>
+public static class EvalCommand
+{
+    /// <summary>
+    /// Loads the model (folder, device, dtype). Tests set it to a fake so the verb runs end to end without libtorch;
+    /// null means <see cref="CausalLmLoader.Load"/>.
+    /// </summary>
+    internal static Func<string, string, string, ICausalLanguageModel>? ModelFactory { get; set; }
+
+    /// <summary>Builds the <c>eval</c> verb.</summary>
+    public static Command Create()
+    {
+        var modelDir = new Argument<string>("model-dir") { Description = "Hugging Face model folder (config, weights, tokenizer)" };
+        var tasks = new Option<string>("--tasks") { Description = "task files, comma separated: competition CSVs or lm-eval task YAMLs", Required = true };
+        var output = new Option<string>("--output") { Description = "RESULTS.json to write", Required = true };
+        var samples = new Option<string?>("--log-samples") { Description = "SAMPLES.jsonl to write: one line per scored row" };
+        var limit = new Option<int?>("--limit") { Description = "score only the first N rows of each task" };
+        var submission = new Option<string?>("--submission") { Description = "competition submission CSV (id,prediction) to write" };
+        var scoring = new Option<string>("--scoring") { Description = "multiple-choice scoring: lm-eval (default) or starter-kit", DefaultValueFactory = _ => "lm-eval" };
+        scoring.AcceptOnlyFromAmong("lm-eval", "starter-kit");
+        var device = new Option<string>("--device") { Description = "cpu (default), cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string>("--dtype") { Description = "compute dtype: float32 (default), bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+        var fewshot = new Option<int?>("--num-fewshot") { Description = "few-shot examples for task YAMLs (overrides num_fewshot)" };
+        var maxGen = new Option<int>("--max-gen-len") { Description = $"most new tokens per generation row (starter kit: {GreedyGenerator.DefaultMaxGenLen})", DefaultValueFactory = _ => GreedyGenerator.DefaultMaxGenLen };
+        var quiet = new Option<bool>("--quiet") { Description = "no progress on standard error" };
+
+        var cmd = new Command("eval", "evaluate a model on multiple-choice and generation tasks")
+        {
+            modelDir, tasks, output, samples, limit, submission, scoring, device, dtype, fewshot, maxGen, quiet,
+        };
+        cmd.SetAction(parse =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            var stderr = parse.InvocationConfiguration.Error;
+            return CliApp.Guard(stderr, () =>
+            {
+                if (parse.GetValue(fewshot) is < 0)
+                    throw new LlmMergeException("--num-fewshot must be 0 or more.");
+                if (parse.GetValue(maxGen) < 1)
+                    throw new LlmMergeException("--max-gen-len must be at least 1.");
+                var options = new EvalOptions
+                {
+                    Tasks = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    OutputPath = parse.GetValue(output)!,
+                    SamplesPath = parse.GetValue(samples),
+                    SubmissionPath = parse.GetValue(submission),
+                    Limit = parse.GetValue(limit),
+                    Scoring = parse.GetValue(scoring) == "starter-kit" ? ScoringMode.StarterKit : ScoringMode.LmEval,
+                    NumFewshot = parse.GetValue(fewshot),
+                    MaxGenLen = parse.GetValue(maxGen),
+                    Device = parse.GetValue(device)!,
+                };
+                string dev = options.Device, dt = parse.GetValue(dtype)!;
+                var load = ModelFactory ?? ((dir, d, t) => CausalLmLoader.Load(dir, d, t));
+                var runner = new EvalRunner(dir => load(dir, dev, dt));
+                var progress = parse.GetValue(quiet) ? null : new EvalProgressPrinter(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
+                EvalReport report = runner.Run(parse.GetValue(modelDir)!, options, progress);
+
+                foreach (var t in report.Tasks)
+                {
+                    string metrics = string.Join(", ", t.Metrics.Select(m => $"{m.Key} {(m.Value is double v ? v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "n/a")}"));
+                    stdout.WriteLine($"{t.Name}: {t.Rows} rows{(metrics.Length > 0 ? ", " + metrics : "")}");
+                }
+
+                if (report.Average.Count > 0)
+                    stdout.WriteLine("average: " + string.Join(", ", report.Average.Select(m => $"{m.Key} {m.Value.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}")));
+                stdout.WriteLine($"{report.Tokens} tokens in {report.ScoringSeconds:F1} s ({report.TokensPerSecond:F0} tokens/s), peak RSS {report.PeakRssBytes / 1e9:F2} GB");
+                stdout.WriteLine(Path.GetFullPath(options.OutputPath));
+                return 0;
+            });
+        });
+        return cmd;
+    }
+}

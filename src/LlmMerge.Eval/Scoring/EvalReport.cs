@@ -1,0 +1,47 @@
+namespace LlmMerge.Evaluation.Scoring;
+
+/// <summary>One task's outcome in RESULTS.json.</summary>
+/// <param name="Name">The task's name.</param>
+/// <param name="File">The task file.</param>
+/// <param name="Rows">Rows scored or generated (after --limit).</param>
+/// <param name="MultipleChoiceRows">Rows scored by log-likelihood.</param>
+/// <param name="GenerationRows">Rows answered by generation.</param>
+/// <param name="LabeledRows">Multiple-choice rows with a target: the ones the metrics count.</param>
+/// <param name="NumFewshot">Few-shot examples per context.</param>
+/// <param name="Metrics">Each of the task's metrics in 0..1, or null when no row has a target.</param>
+public sealed record TaskResult(
+    string Name,
+    string File,
+    int Rows,
+    int MultipleChoiceRows,
+    int GenerationRows,
+    int LabeledRows,
+    int NumFewshot,
+    IReadOnlyDictionary<string, double?> Metrics);
+
+/// <summary>An evaluation's outcome: per-task metrics, their averages, and what it cost.</summary>
+/// <param name="ModelDir">The model folder.</param>
+/// <param name="Scoring">How multiple-choice rows were scored.</param>
+/// <param name="Device">Where the model ran.</param>
+/// <param name="Limit">--limit, if given.</param>
+/// <param name="Tasks">Each task's result, in the order given.</param>
+/// <param name="Average">Each metric's mean over the tasks that report it.</param>
+/// <param name="WallSeconds">The whole run, model loading included.</param>
+/// <param name="ScoringSeconds">Time spent scoring and generating.</param>
+/// <param name="Tokens">Tokens the model ran (contexts once per shared pass, continuations, prompts, new tokens).</param>
+/// <param name="PeakRssBytes">The process's peak resident memory.</param>
+public sealed record EvalReport(
+    string ModelDir,
+    ScoringMode Scoring,
+    string Device,
+    int? Limit,
+    IReadOnlyList<TaskResult> Tasks,
+    IReadOnlyDictionary<string, double> Average,
+    double WallSeconds,
+    double ScoringSeconds,
+    long Tokens,
+    long PeakRssBytes)
+{
+    /// <summary>Tokens per second of scoring time.</summary>
+    public double TokensPerSecond => ScoringSeconds > 0 ? Tokens / ScoringSeconds : 0;
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Tokenizers;
+
+namespace LlmMerge.Evaluation.Scoring;
+
+/// <summary>
+/// Runs an evaluation: loads every task first (so bad input fails before the model loads), then the tokenizer and
+/// the model, scores multiple-choice rows and generates for generation rows in file order, and writes
+/// RESULTS.json, SAMPLES.jsonl and the submission CSV, each renamed into place only when the run succeeds.
+/// </summary>
+public sealed class EvalRunner
+{
+    private readonly Func<string, ICausalLanguageModel> _loadModel;
+
+    /// <summary>A runner that gets its model from <paramref name="loadModel"/> (given the model folder); tests pass a fake.</summary>
+    public EvalRunner(Func<string, ICausalLanguageModel> loadModel)
+    {
+        _loadModel = loadModel;
+    }
+
+    /// <summary>Evaluates the model in <paramref name="modelDir"/> as <paramref name="options"/> say; progress after each row.</summary>
+    public EvalReport Run(string modelDir, EvalOptions options, IProgress<EvalProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var wall = Stopwatch.StartNew();
+        if (options.Tasks.Count == 0) throw new LlmMergeException("no tasks given; pass --tasks FILE[,FILE...].");
+        if (options.Limit is <= 0) throw new LlmMergeException($"--limit must be at least 1 (got {options.Limit}).");
+
+        var tasks = options.Tasks.Select(t => TaskLoader.Load(t, options.NumFewshot)).ToList();
+        foreach (var dup in tasks.GroupBy(t => t.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+            throw new LlmMergeException($"two tasks are named '{dup.Key}' ({string.Join(", ", dup.Select(t => t.SourcePath))}); results are keyed by name.");
+
+        if (!Directory.Exists(modelDir))
+            throw new LlmMergeException($"{modelDir}: model folder not found.");
+        HfTokenizer tokenizer = HfTokenizer.FromFolder(modelDir);
+
+        using AtomicFile? samples = options.SamplesPath is null ? null : new AtomicFile(options.SamplesPath);
+        var submission = new List<(string Id, string Prediction)>();
+        var results = new List<TaskResult>();
+        long tokens = 0;
+        var scoring = new Stopwatch();
+        using (ICausalLanguageModel model = _loadModel(modelDir))
+        {
+            var scorer = new MultipleChoiceScorer(model, tokenizer, options.Scoring);
+            var generator = new GreedyGenerator(model, tokenizer, options.Scoring, options.MaxGenLen);
+            scoring.Start();
+            foreach (EvalTask task in tasks)
+            {
+                var rows = options.Limit is int limit ? task.Rows.Take(limit).ToList() : task.Rows.ToList();
+                int labeled = 0, correct = 0, correctNorm = 0, mc = 0, gen = 0;
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    EvalRow row = rows[i];
+                    if (row.Kind == RowKind.MultipleChoice)
+                    {
+                        ChoiceScores s = scorer.Score(row, task.TargetDelimiter);
+                        tokens += s.Tokens;
+                        mc++;
+                        if (row.Target is int target)
+                        {
+                            labeled++;
+                            if (s.Prediction == target) correct++;
+                            if (s.PredictionNorm == target) correctNorm++;
+                        }
+
+                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s));
+                        submission.Add((row.Id, s.Prediction.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    }
+                    else
+                    {
+                        var (text, used) = generator.Generate(row);
+                        tokens += used;
+                        gen++;
+                        submission.Add((row.Id, text));
+                    }
+
+                    progress?.Report(new EvalProgress(task.Name, i + 1, rows.Count, clock.Elapsed));
+                }
+
+                var metrics = new Dictionary<string, double?>(StringComparer.Ordinal);
+                foreach (string m in task.Metrics)
+                {
+                    int hits = m == MetricNames.Acc ? correct : correctNorm;
+                    metrics[m] = labeled > 0 ? (double)hits / labeled : null;
+                }
+
+                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, metrics));
+            }
+
+            scoring.Stop();
+        }
+
+        var average = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (string metric in new[] { MetricNames.Acc, MetricNames.AccNorm })
+        {
+            var values = results.Select(r => r.Metrics.GetValueOrDefault(metric)).OfType<double>().ToList();
+            if (values.Count > 0) average[metric] = values.Average();
+        }
+
+        if (options.SubmissionPath is string submissionPath)
+        {
+            var text = new System.Text.StringBuilder("id,prediction\n");
+            foreach (var (id, prediction) in submission)
+                text.Append(CsvFile.Quote(id)).Append(',').Append(CsvFile.Quote(prediction)).Append('\n');
+            AtomicFile.WriteAllText(submissionPath, text.ToString());
+        }
+
+        samples?.Commit();
+        var report = new EvalReport(Path.GetFullPath(modelDir), options.Scoring, options.Device, options.Limit, results, average,
+            wall.Elapsed.TotalSeconds, scoring.Elapsed.TotalSeconds, tokens, PeakMemory.Bytes());
+        AtomicFile.WriteAllText(options.OutputPath, ResultsJson.Results(report));
+        return report;
+    }
+}

@@ -1,0 +1,197 @@
+using System.Globalization;
+
+namespace LlmMerge.Evaluation.Tasks;
+
+/// <summary>
+/// Builds a multiple-choice task from an lm-eval task YAML: each record of the scored split (test_split, else
+/// validation_split) becomes a row whose context is description + few-shot examples + doc_to_text, with
+/// doc_to_text, doc_to_choice and doc_to_target read as lm-eval's ConfigurableTask reads them.
+/// </summary>
+public static class YamlTask
+{
+    /// <summary>Loads the task at <paramref name="path"/>; <paramref name="numFewshot"/> overrides the YAML's num_fewshot.</summary>
+    public static EvalTask Load(string path, int? numFewshot = null)
+    {
+        TaskConfig config = TaskConfig.Load(path);
+        var splits = TaskDataset.Load(config);
+
+        string evalSplit = config.TestSplit ?? config.ValidationSplit
+            ?? throw new LlmMergeException($"{path}: set test_split (or validation_split) to the split to score.");
+        List<TaskDoc> docs = Split(splits, evalSplit, config, "the scored split");
+
+        int shots = numFewshot ?? config.NumFewshot;
+        List<TaskDoc> fewshotDocs = [];
+        bool sameSplit = false;
+        if (shots > 0)
+        {
+            // lm-eval's order: fewshot_split, else the training split, else validation, else the scored split itself.
+            string fewshotSplit = config.FewshotSplit ?? config.TrainingSplit ?? config.ValidationSplit ?? evalSplit;
+            fewshotDocs = Split(splits, fewshotSplit, config, "the few-shot split");
+            sameSplit = fewshotSplit == evalSplit;
+            int available = fewshotDocs.Count - (sameSplit ? 1 : 0);
+            if (available < shots)
+                throw new LlmMergeException($"{path}: num_fewshot is {shots} but split '{fewshotSplit}' offers only {available} example(s){(sameSplit ? " besides the scored row" : "")}.");
+        }
+
+        var reader = new DocReader(config);
+        var sampler = new FewshotSampler(fewshotDocs.Count, config.FewshotSampler == "first_n");
+        var rows = new List<EvalRow>(docs.Count);
+        for (int i = 0; i < docs.Count; i++)
+        {
+            TaskDoc doc = docs[i];
+            var context = new System.Text.StringBuilder(config.Description);
+            if (shots > 0)
+            {
+                foreach (int e in sampler.Draw(shots, sameSplit ? i : null))
+                {
+                    TaskDoc example = fewshotDocs[e];
+                    context.Append(reader.Text(example));
+                    string target = reader.TargetText(example);
+                    if (target.Length > 0) context.Append(config.TargetDelimiter).Append(target);
+                    context.Append(config.FewshotDelimiter);
+                }
+            }
+
+            context.Append(reader.Text(doc));
+            IReadOnlyList<string> choices = reader.Choices(doc);
+            int gold = reader.Gold(doc, choices);
+            rows.Add(new EvalRow(i.ToString(CultureInfo.InvariantCulture), context.ToString(), choices, gold, null, RowKind.MultipleChoice, doc.Source));
+        }
+
+        return new EvalTask(config.Task, path, config.TargetDelimiter, config.Metrics, shots, rows);
+    }
+
+    private static List<TaskDoc> Split(Dictionary<string, List<TaskDoc>> splits, string name, TaskConfig config, string role) =>
+        splits.TryGetValue(name, out var docs)
+            ? docs
+            : throw new LlmMergeException($"{config.SourcePath}: {role} '{name}' is not in the data (splits found: {string.Join(", ", splits.Keys)}).");
+
+    /// <summary>doc_to_text, doc_to_choice and doc_to_target of one task, with their templates parsed once.</summary>
+    private sealed class DocReader
+    {
+        private readonly TaskConfig _config;
+        private readonly Spec _text;
+        private readonly Spec _target;
+        private readonly Spec? _choiceSingle;
+        private readonly List<DocTemplate>? _choiceList;
+
+        public DocReader(TaskConfig config)
+        {
+            _config = config;
+            _text = new Spec(config.DocToText, $"{config.SourcePath}: doc_to_text");
+            _target = new Spec(config.DocToTarget, $"{config.SourcePath}: doc_to_target");
+            if (config.DocToChoice is List<string> list)
+                _choiceList = list.Select(t => DocTemplate.Parse(t, $"{config.SourcePath}: doc_to_choice")).ToList();
+            else
+                _choiceSingle = new Spec(config.DocToChoice, $"{config.SourcePath}: doc_to_choice");
+        }
+
+        public string Text(TaskDoc doc)
+        {
+            object? v = _text.Value(doc, "doc_to_text");
+            if (v is long) throw new LlmMergeException($"{_config.SourcePath}: doc_to_text as an integer (lm-eval's multiple-input tasks) is not supported.");
+            return PythonLiteral.ToStr(v);
+        }
+
+        public IReadOnlyList<string> Choices(TaskDoc doc)
+        {
+            if (_choiceList is not null) return _choiceList.Select(t => t.Render(doc)).ToList();
+            object? v = _choiceSingle!.Value(doc, "doc_to_choice");
+            if (v is string rendered && !_choiceSingle.IsField(doc))
+            {
+                try
+                {
+                    v = PythonLiteral.Parse(rendered);
+                }
+                catch (FormatException e)
+                {
+                    throw new LlmMergeException($"{doc.Source}: doc_to_choice rendered '{Short(rendered)}', which is not a Python list literal: {e.Message}");
+                }
+            }
+
+            return v switch
+            {
+                List<object?> items when items.Count > 0 => items.Select(PythonLiteral.ToStr).ToList(),
+                IReadOnlyDictionary<string, object?> d when d.Count > 0 => d.Values.Select(PythonLiteral.ToStr).ToList(),
+                _ => throw new LlmMergeException($"{doc.Source}: doc_to_choice gave {Short(PythonLiteral.Repr(v))}, not a non-empty list of choices."),
+            };
+        }
+
+        /// <summary>The target as lm-eval's doc_to_target returns it: an index, or a string.</summary>
+        public object? Target(TaskDoc doc)
+        {
+            object? v = _target.Value(doc, "doc_to_target");
+            if (v is string s && !_target.IsField(doc) && _target.IsTemplate)
+            {
+                if (s.Length > 0 && s.All(char.IsAsciiDigit)) return long.Parse(s, CultureInfo.InvariantCulture);
+                if (s.Length >= 2 && s[0] == '[' && s[^1] == ']')
+                {
+                    try { return PythonLiteral.Parse(s); }
+                    catch (FormatException) { return s; }
+                }
+            }
+
+            return v;
+        }
+
+        public string TargetText(TaskDoc doc)
+        {
+            object? t = Target(doc);
+            if (t is string s) return s;
+            IReadOnlyList<string> choices = Choices(doc);
+            return choices[Gold(doc, choices, t)];
+        }
+
+        public int Gold(TaskDoc doc, IReadOnlyList<string> choices) => Gold(doc, choices, Target(doc));
+
+        private static int Gold(TaskDoc doc, IReadOnlyList<string> choices, object? target)
+        {
+            long index = target switch
+            {
+                long l => l,
+                bool b => b ? 1 : 0,
+                double d when d == Math.Floor(d) => (long)d,
+                string s => choices.ToList().IndexOf(s) is int k and >= 0
+                    ? k
+                    : throw new LlmMergeException($"{doc.Source}: the target '{Short(s)}' is not one of the choices {Short(PythonLiteral.Repr(choices))}."),
+                List<object?> => throw new LlmMergeException($"{doc.Source}: the target is a list (several correct answers), which is not supported."),
+                _ => throw new LlmMergeException($"{doc.Source}: the target {PythonLiteral.Repr(target)} is not a choice index or a choice."),
+            };
+            if (index < 0 || index >= choices.Count)
+                throw new LlmMergeException($"{doc.Source}: the target index {index} is out of range for {choices.Count} choices.");
+            return (int)index;
+        }
+
+        private static string Short(string s) => s.Length <= 80 ? s : s[..77] + "...";
+    }
+
+    /// <summary>A doc_to_* value: an integer, a field name, or a template, decided per record as lm-eval does (a field name wins).</summary>
+    private sealed class Spec
+    {
+        private readonly object _raw;
+        private readonly DocTemplate? _template;
+
+        public Spec(object raw, string where)
+        {
+            _raw = raw;
+            if (raw is string s) _template = DocTemplate.Parse(s, where);
+        }
+
+        public bool IsTemplate => _template is not null;
+
+        private static bool IsName(string s) =>
+            s.Length > 0 && (char.IsAsciiLetter(s[0]) || s[0] == '_') && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+        public bool IsField(TaskDoc doc) => _raw is string s && doc.Fields.ContainsKey(s);
+
+        public object? Value(TaskDoc doc, string key) => _raw switch
+        {
+            long l => l,
+            string s when doc.Fields.TryGetValue(s, out object? v) => v,
+            // lm-eval would print a bare name that is not a field as text; it is almost always a missing column.
+            string s when IsName(s) => throw new LlmMergeException($"{doc.Source}: {key} names the field '{s}', which the record does not have (it has: {string.Join(", ", doc.Fields.Keys)})."),
+            string => _template!.Render(doc),
+            _ => throw new LlmMergeException($"{doc.Source}: {key} has an unsupported form."),
+        };
+    }
+}
