@@ -125,8 +125,9 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
             if (stopTokens.Contains(next))
                 break;
             output.Add(next);
-            // Generation ends at the model's last position: the caller truncates, the model does not extrapolate.
-            if (output.Count >= maxNewTokens || cache.Length >= MaxSequenceLength)
+            // Prompt and output together fit the model's positions, as ScoreContinuations asks of context and
+            // continuation: the caller truncates, the model does not extrapolate.
+            if (output.Count >= maxNewTokens || prompt.Count + output.Count >= MaxSequenceLength)
                 break;
             feed = [next];
         }
