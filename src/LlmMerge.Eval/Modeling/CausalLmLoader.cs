@@ -1,13 +1,42 @@
+using LlmMerge.Models;
+using LlmMerge.Torch;
+using static TorchSharp.torch;
+
 namespace LlmMerge.Evaluation.Modeling;
 
-/// <summary>Loads a Hugging Face causal language model folder as an <see cref="ICausalLanguageModel"/>.</summary>
-/// <remarks>
-/// PLACEHOLDER: the TorchSharp forward pass is written on another branch and replaces this file at merge.
-/// It exists so the <c>eval</c> verb compiles and can be tested with an injected model.
-/// </remarks>
+/// <summary>Loads a Hugging Face causal-LM folder (config.json + safetensors) into the TorchSharp forward pass.</summary>
 public static class CausalLmLoader
 {
-    /// <summary>Loads the model in <paramref name="modelDir"/> on <paramref name="device"/> computing in <paramref name="dtype"/>.</summary>
+    /// <summary>Loads <paramref name="modelDir"/> on <paramref name="device"/> (cpu, cuda, cuda:N), computing in <paramref name="dtype"/> (float32, bfloat16, float16).</summary>
     public static ICausalLanguageModel Load(string modelDir, string device = "cpu", string dtype = "float32") =>
-        throw new NotImplementedException("CausalLmLoader is a placeholder until the TorchSharp forward pass lands.");
+        LoadModel(modelDir, device, dtype);
+
+    /// <summary>As <see cref="Load"/>, returning the concrete type, whose module tree callers can reach.</summary>
+    public static TorchCausalLanguageModel LoadModel(string modelDir, string device = "cpu", string dtype = "float32")
+    {
+        var computeType = ParseDType(dtype);
+        var dev = TorchRuntime.ResolveDevice(device);
+        using var folder = ModelFolder.Open(modelDir);
+        var modelConfig = folder.Config ?? throw new LlmMergeException($"{modelDir}: no config.json; the forward pass needs the model's shape from it");
+        var config = CausalLmArchitectures.ReadConfig(modelConfig);
+        var model = CausalLmArchitectures.Create(config, dev, computeType);
+        try
+        {
+            CausalLmWeights.Load(model, folder);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new TorchCausalLanguageModel(model);
+    }
+
+    private static ScalarType ParseDType(string dtype) => dtype.Trim().ToLowerInvariant() switch
+    {
+        "float32" or "fp32" or "f32" or "float" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" or "f16" or "half" => ScalarType.Float16,
+        _ => throw new LlmMergeException($"dtype '{dtype}' is not supported for evaluation; use float32, bfloat16 or float16"),
+    };
 }

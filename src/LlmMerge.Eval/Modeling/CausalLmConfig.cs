@@ -1,0 +1,186 @@
+using System.Text.Json.Nodes;
+
+namespace LlmMerge.Evaluation.Modeling;
+
+/// <summary>How rotary frequencies are rescaled for long contexts (config.json's <c>rope_scaling</c>).</summary>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
+
+/// <summary>
+/// The decoder shape read from a model's config.json, with each architecture's transformers defaults filled in,
+/// so the modules below never look at JSON and a training run can build a model from code alone.
+/// </summary>
+public sealed record CausalLmConfig
+{
+    public required string Architecture { get; init; }
+
+    public required int HiddenSize { get; init; }
+
+    public required int IntermediateSize { get; init; }
+
+    public required int NumHiddenLayers { get; init; }
+
+    public required int NumAttentionHeads { get; init; }
+
+    public required int NumKeyValueHeads { get; init; }
+
+    public required int HeadDim { get; init; }
+
+    public required int VocabSize { get; init; }
+
+    public double RmsNormEps { get; init; } = 1e-6;
+
+    public double RopeTheta { get; init; } = 10000;
+
+    public RopeScaling? RopeScaling { get; init; }
+
+    public int MaxPositionEmbeddings { get; init; } = 2048;
+
+    public bool TieWordEmbeddings { get; init; }
+
+    /// <summary>Biases on q_proj, k_proj and v_proj (Qwen2 always; Llama when attention_bias).</summary>
+    public bool QkvBias { get; init; }
+
+    /// <summary>Bias on o_proj (Llama's attention_bias covers it; Qwen2 has none).</summary>
+    public bool OutputBias { get; init; }
+
+    /// <summary>Biases on gate_proj, up_proj and down_proj (Llama's mlp_bias).</summary>
+    public bool MlpBias { get; init; }
+
+    /// <summary>Keys further back than this many positions are invisible, on the layers <see cref="UsesSlidingWindow"/> names.</summary>
+    public int? SlidingWindow { get; init; }
+
+    /// <summary>Layers that attend through the sliding window (Mistral: all; Qwen2: from max_window_layers on).</summary>
+    public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
+
+    public string HiddenAct { get; init; } = "silu";
+
+    /// <summary>Standard deviation of the normal initialisation a training run starts from (transformers' initializer_range).</summary>
+    public double InitializerRange { get; init; } = 0.02;
+
+    public bool UsesSlidingWindow(int layer) => SlidingWindow is not null && layer < SlidingLayers.Count && SlidingLayers[layer];
+
+    /// <summary>Checks the numbers fit together; <paramref name="source"/> names the config in the message.</summary>
+    public void Validate(string source)
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok)
+                throw new LlmMergeException($"{source}: {what}");
+        }
+        Require(HiddenSize > 0 && IntermediateSize > 0 && NumHiddenLayers >= 0 && VocabSize > 0, "hidden_size, intermediate_size and vocab_size must be positive and num_hidden_layers non-negative");
+        Require(NumAttentionHeads > 0 && NumKeyValueHeads > 0, "num_attention_heads and num_key_value_heads must be positive");
+        Require(NumAttentionHeads % NumKeyValueHeads == 0, $"num_attention_heads ({NumAttentionHeads}) is not a multiple of num_key_value_heads ({NumKeyValueHeads})");
+        Require(HeadDim > 0 && HeadDim % 2 == 0, $"head_dim ({HeadDim}) must be positive and even for rotary embeddings");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings must be positive");
+        Require(SlidingWindow is null or > 0, "sliding_window must be positive");
+        Require(HiddenAct == "silu", $"hidden_act '{HiddenAct}' is not supported; only silu (SwiGLU) is");
+    }
+
+    /// <summary>
+    /// Reads config.json for <paramref name="architecture"/>, taking transformers' default where a key is absent.
+    /// </summary>
+    internal static CausalLmConfig FromJson(JsonObject json, string architecture, string source)
+    {
+        int hidden = RequiredInt(json, "hidden_size", source);
+        int heads = RequiredInt(json, "num_attention_heads", source);
+        int layers = RequiredInt(json, "num_hidden_layers", source);
+        bool isQwen2 = architecture == "Qwen2ForCausalLM";
+        bool isMistral = architecture == "MistralForCausalLM";
+        bool attentionBias = Bool(json, "attention_bias") ?? false;
+
+        // Newer transformers write rope_theta and the scaling inside rope_parameters; older ones at the top level.
+        var ropeParameters = json["rope_parameters"] as JsonObject;
+        double ropeTheta = Double(json, "rope_theta") ?? (ropeParameters is null ? null : Double(ropeParameters, "rope_theta")) ?? 10000;
+        var scaling = ParseRopeScaling(json["rope_scaling"] as JsonObject ?? ropeParameters, source);
+
+        int? window = null;
+        var sliding = new bool[layers];
+        if (isMistral)
+        {
+            // MistralConfig's default is 4096; configs of v0.2 and later write null to turn it off.
+            window = json.ContainsKey("sliding_window") ? Int(json, "sliding_window") : 4096;
+            Array.Fill(sliding, true);
+        }
+        else if (isQwen2 && (Bool(json, "use_sliding_window") ?? false))
+        {
+            window = Int(json, "sliding_window") ?? 4096;
+            int from = Int(json, "max_window_layers") ?? 28;
+            for (int i = from; i < layers; i++)
+                sliding[i] = true;
+        }
+        if (json["layer_types"] is JsonArray types && types.Count == layers)
+        {
+            for (int i = 0; i < layers; i++)
+                sliding[i] = types[i]?.GetValue<string>() == "sliding_attention";
+        }
+
+        var config = new CausalLmConfig
+        {
+            Architecture = architecture,
+            HiddenSize = hidden,
+            IntermediateSize = RequiredInt(json, "intermediate_size", source),
+            NumHiddenLayers = layers,
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = Int(json, "num_key_value_heads") ?? heads,
+            HeadDim = Int(json, "head_dim") ?? (heads > 0 ? hidden / heads : 0),
+            VocabSize = RequiredInt(json, "vocab_size", source),
+            RmsNormEps = Double(json, "rms_norm_eps") ?? 1e-6,
+            RopeTheta = ropeTheta,
+            RopeScaling = scaling,
+            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : 2048),
+            TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? false,
+            QkvBias = isQwen2 || (!isMistral && attentionBias),
+            OutputBias = !isQwen2 && !isMistral && attentionBias,
+            MlpBias = !isQwen2 && !isMistral && (Bool(json, "mlp_bias") ?? false),
+            SlidingWindow = window,
+            SlidingLayers = sliding,
+            HiddenAct = json["hidden_act"] is JsonValue act && act.TryGetValue(out string? a) ? a : "silu",
+            InitializerRange = Double(json, "initializer_range") ?? 0.02,
+        };
+        config.Validate(source);
+        return config;
+    }
+
+    private static RopeScaling? ParseRopeScaling(JsonObject? o, string source)
+    {
+        if (o is null)
+            return null;
+        string type = (o["rope_type"] ?? o["type"]) is JsonValue v && v.TryGetValue(out string? s) ? s : "default";
+        switch (type)
+        {
+            case "default":
+                return null;
+            case "linear":
+                return new RopeScaling("linear", RequiredDouble(o, "factor", source));
+            case "llama3":
+                return new RopeScaling(
+                    "llama3",
+                    RequiredDouble(o, "factor", source),
+                    RequiredDouble(o, "low_freq_factor", source),
+                    RequiredDouble(o, "high_freq_factor", source),
+                    (int)RequiredDouble(o, "original_max_position_embeddings", source));
+            default:
+                throw new LlmMergeException($"{source}: rope_scaling type '{type}' is not supported; supported: default, linear, llama3");
+        }
+    }
+
+    private static int RequiredInt(JsonObject o, string key, string source) =>
+        Int(o, key) ?? throw new LlmMergeException($"{source}: '{key}' is missing or not an integer; a decoder config needs it");
+
+    private static double RequiredDouble(JsonObject o, string key, string source) =>
+        Double(o, key) ?? throw new LlmMergeException($"{source}: rope_scaling needs '{key}' (a number)");
+
+    private static int? Int(JsonObject o, string key) =>
+        Double(o, key) is double d && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue ? (int)d : null;
+
+    // A JsonValue built in code holds its CLR type (int, long, ...) and converts only to it; parsed ones convert freely.
+    private static double? Double(JsonObject o, string key) =>
+        o[key] is not JsonValue v ? null
+        : v.TryGetValue(out double d) ? d
+        : v.TryGetValue(out int i) ? i
+        : v.TryGetValue(out long l) ? l
+        : v.TryGetValue(out float f) ? f
+        : null;
+
+    private static bool? Bool(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+}

@@ -1,0 +1,41 @@
+using LlmMerge.Models;
+using LlmMerge.SafeTensors;
+using LlmMerge.Torch;
+using static TorchSharp.torch;
+
+namespace LlmMerge.Evaluation.Modeling;
+
+/// <summary>Fills a model's parameters from a Hugging Face folder's safetensors, by name, checking every shape.</summary>
+public static class CausalLmWeights
+{
+    /// <summary>
+    /// Copies each parameter's tensor from <paramref name="folder"/> (bf16 widened to f32 on the way when the model
+    /// computes in f32). Tensors the model does not use (a tied model's lm_head.weight, rotary buffers) are ignored.
+    /// </summary>
+    public static void Load(DecoderForCausalLM model, ModelFolder folder)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            if (!folder.Contains(name))
+            {
+                var files = Directory.GetFiles(folder.Directory, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+                throw new LlmMergeException(
+                    $"{folder.Directory}: weight '{name}' is missing (looked in {string.Join(", ", files)}); "
+                    + $"{model.Config.Architecture} with this config.json needs it");
+            }
+            var file = folder.GetFile(name);
+            var info = file.GetInfo(name);
+            if (!info.Shape.AsSpan().SequenceEqual(parameter.shape))
+            {
+                throw new LlmMergeException(
+                    $"{file.Path}: tensor '{name}' has shape {info.ShapeText}, but config.json implies [{string.Join(", ", parameter.shape)}]; "
+                    + "the config and the weights do not belong together");
+            }
+            if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
+                throw new LlmMergeException($"{file.Path}: tensor '{name}' is {info.DType}; a weight must be a floating-point tensor (quantised checkpoints are not supported)");
+            using var loaded = TensorBridge.Load(file, info, parameter.dtype, parameter.device);
+            parameter.copy_(loaded);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmMerge.Evaluation.Modeling;
+
+/// <summary>SwiGLU feed-forward (<c>mlp</c>): down_proj(silu(gate_proj(x)) · up_proj(x)).</summary>
+public sealed class GatedMlp : nn.Module<Tensor, Tensor>
+{
+    private readonly LinearProjection gate_proj;
+    private readonly LinearProjection up_proj;
+    private readonly LinearProjection down_proj;
+
+    public GatedMlp(CausalLmConfig c, Device device, ScalarType dtype)
+        : base(nameof(GatedMlp))
+    {
+        gate_proj = new LinearProjection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
+        up_proj = new LinearProjection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
+        down_proj = new LinearProjection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device, dtype);
+        register_module(nameof(gate_proj), gate_proj);
+        register_module(nameof(up_proj), up_proj);
+        register_module(nameof(down_proj), down_proj);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
+        return down_proj.forward(hidden).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,56 @@
+using LlmMerge.Evaluation.Modeling;
+using LlmMerge.Models;
+using LlmMerge.Tests.Support;
+using LlmMerge.Torch;
+using static TorchSharp.torch;
+
+namespace LlmMerge.Tests.Eval;
+
+/// <summary>The module tree keeps Hugging Face's names and stays trainable.</summary>
+public class DecoderModuleTests
+{
+    [TestCase(false)]
+    [TestCase(true)]
+    public void ParameterNamesAreTheCheckpointsTensorNames(bool qwen2)
+    {
+        var tiny = new TinyDecoder(qwen2 ? ForwardPassTests.Qwen2Shape() : ForwardPassTests.LlamaShape(), seed: 1);
+        using var dir = new TempDir();
+        using var model = CausalLmLoader.LoadModel(tiny.Write(dir["model"]));
+        var names = model.Model.NamedParametersForSaving().Select(p => p.Name).ToList();
+        Assert.That(names, Is.EquivalentTo(tiny.Weights.Keys));
+        Assert.That(names[0], Is.EqualTo("model.embed_tokens.weight"));
+        foreach (var (name, t) in model.Model.NamedParametersForSaving())
+            Assert.That(t.shape, Is.EqualTo(tiny.Weights[name].Shape), name);
+        Assert.That(names, qwen2 ? Does.Contain("model.layers.1.self_attn.k_proj.bias") : Does.Contain("lm_head.weight"));
+    }
+
+    [Test]
+    public void AFreshModelTrainsWithAutograd()
+    {
+        TorchRuntime.Initialize();
+        var config = CausalLmArchitectures.ReadConfig(new ModelConfig(new TinyDecoder(ForwardPassTests.LlamaShape(), 1).Config()));
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(seed: 42);
+        model.train();
+        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
+        var ids = tensor(new long[] { 1, 5, 9, 13, 17, 21, 25, 29, 33, 37 }).view(1, -1);
+        double first = 0, last = 0;
+        for (int step = 0; step < 30; step++)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var logits = model.forward(ids.narrow(1, 0, 9));
+            var loss = nn.functional.cross_entropy(logits.view(-1, config.VocabSize), ids.narrow(1, 1, 9).reshape(-1));
+            loss.backward();
+            if (step == 0)
+            {
+                foreach (var (name, p) in model.named_parameters())
+                    Assert.That(p.grad is not null && p.grad.abs().sum().item<float>() > 0, Is.True, $"{name} has no gradient");
+            }
+            optimizer.step();
+            (step == 0 ? ref first : ref last) = loss.item<float>();
+        }
+        Assert.That(last, Is.LessThan(first * 0.5), "a tiny model memorises one sequence");
+        ids.Dispose();
+    }
+}
