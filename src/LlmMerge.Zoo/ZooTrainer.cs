@@ -13,7 +13,7 @@ public static class ZooTrainer
     /// Trains <paramref name="trainable"/> (all parameters, or only LoRA factors) for <paramref name="schedule"/>;
     /// reports the mean loss of each stretch of steps through <paramref name="log"/>. Returns the final stretch's mean loss.
     /// </summary>
-    public static double Train(DecoderForCausalLM model, IReadOnlyList<Modules.Parameter> trainable, HfTokenizer tokenizer,
+    public static double Train(DecoderForCausalLM model, IReadOnlyList<TorchSharp.Modules.Parameter> trainable, HfTokenizer tokenizer,
         Func<Random, ZooDocument> draw, TrainingSchedule schedule, int seed, string phase, Action<string>? log)
     {
         int padId = tokenizer.PadTokenId ?? throw new LlmMergeException("the zoo tokenizer has no pad token");
