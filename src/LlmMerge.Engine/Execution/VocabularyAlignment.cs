@@ -201,7 +201,8 @@ public sealed class VocabularyAlignment
     {
         if (vocab.ContainsKey(token.Content))
             return;
-        int id = vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
+        // The last appended token holds the largest id; the vocabulary is scanned only for the first.
+        int id = appended.Count > 0 ? appended[^1].Id + 1 : vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
         vocab[token.Content] = id;
         appended.Add(token.WithId(id));
     }

@@ -112,6 +112,8 @@ public class TokenizerSourceTests : MergeTestBase
         Assert.That((im["id"]!.GetValue<int>(), im["special"]!.GetValue<bool>(), im["normalized"]!.GetValue<bool>()), Is.EqualTo((10, true, false)));
         var decoder = (JsonObject)Json(Path.Combine(output, "tokenizer_config.json"))["added_tokens_decoder"]!;
         Assert.That(decoder.Select(kv => kv.Key), Is.EquivalentTo(new[] { "0", "6", "7", "8", "9", "10" }), "tokenizer_config.json lists the same added tokens");
+        var loaded = LlmMerge.Tokenizers.HfTokenizer.FromFolder(output);
+        Assert.That((loaded.TokenToId("i"), loaded.TokenToId("<|im|>"), loaded.VocabSize), Is.EqualTo(((int?)9, (int?)10, 11)), "our own tokenizer reader loads the written files");
 
         // Base tokens as in the base case; then
         //   f: [27] 23 31 (two holders, not the base: their mean) | g: 24 only in x | h: 26 | i: 34 only in y | <|im|>: 27 only in x
