@@ -39,8 +39,14 @@ public sealed record MergeRecipe
 
     public string? OutDType { get; init; }
 
-    /// <summary>Where the tokenizer files come from: <c>base</c>, a model, or null for the base model's.</summary>
+    /// <summary>The output vocabulary (<c>tokenizer_source</c> or <c>tokenizer.source</c>): <c>base</c>, <c>union</c>, a model, or null to copy the base's files unchanged.</summary>
     public string? TokenizerSource { get; init; }
+
+    /// <summary>mergekit's <c>tokenizer.tokens</c>: where named tokens' embeddings come from.</summary>
+    public IReadOnlyDictionary<string, TokenEmbeddingSetting> TokenEmbeddings { get; init; } = new Dictionary<string, TokenEmbeddingSetting>();
+
+    /// <summary>mergekit's <c>tokenizer.pad_to_multiple_of</c>: embedding rows are padded to a multiple of it.</summary>
+    public int? PadToMultipleOf { get; init; }
 
     public string? ChatTemplate { get; init; }
 
@@ -68,3 +74,19 @@ public sealed record MergeRecipe
         }
     }
 }
+
+/// <summary>Where one token's embedding row comes from (mergekit's TokenEmbeddingConfig.source).</summary>
+public abstract record TokenEmbeddingSource
+{
+    /// <summary>The row of the same token in a model (a model path given as <c>source</c>).</summary>
+    public sealed record Model(ModelReference Reference) : TokenEmbeddingSource;
+
+    /// <summary>A zero row (<c>kind: zero</c>).</summary>
+    public sealed record Zero : TokenEmbeddingSource;
+
+    /// <summary>The row of another token, by id or by string, in a model (<c>kind: model_token</c>).</summary>
+    public sealed record ModelToken(ModelReference Reference, int? TokenId, string? Token) : TokenEmbeddingSource;
+}
+
+/// <summary>One entry of <c>tokenizer.tokens</c>: its source, and whether it replaces rows models already have (<c>force</c>).</summary>
+public sealed record TokenEmbeddingSetting(TokenEmbeddingSource? Source, bool Force);

@@ -39,12 +39,22 @@ public static class MergeRecipeParser
             throw new LlmMergeException($"{fileName}: give either 'models' or 'slices', not both (as mergekit requires)");
 
         string? tokenizerSource = ctx.OptionalString(root, "tokenizer_source");
+        var tokens = new Dictionary<string, TokenEmbeddingSetting>();
+        int? padTo = null;
         if (root.Children.TryGetValue(new YamlScalarNode("tokenizer"), out var tokNode))
         {
             if (tokNode is not YamlMappingNode tm)
                 throw ctx.Error(tokNode, "'tokenizer' must be a mapping with 'source'");
             ctx.CheckKeys(tm, ["source", "tokens", "pad_to_multiple_of"], "tokenizer");
-            tokenizerSource = ctx.OptionalString(tm, "source") ?? tokenizerSource;
+            if (tokenizerSource is not null)
+                throw ctx.Error(tokNode, "give either 'tokenizer_source' or 'tokenizer', not both (as mergekit requires)");
+            // mergekit's TokenizerConfig defaults its source to union.
+            tokenizerSource = ctx.OptionalString(tm, "source") ?? "union";
+            if (tm.Children.TryGetValue(new YamlScalarNode("tokens"), out var tokensNode) && tokensNode is not YamlScalarNode { Value: null or "" or "null" or "~" })
+                tokens = ParseTokens(ctx, tokensNode);
+            if (ctx.OptionalString(tm, "pad_to_multiple_of") is { } pad)
+                padTo = int.TryParse(pad, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+                    : throw ctx.Error(tm, $"tokenizer.pad_to_multiple_of must be a positive whole number, not '{pad}'");
         }
 
         return new MergeRecipe
@@ -57,6 +67,8 @@ public static class MergeRecipeParser
             DType = ctx.OptionalString(root, "dtype"),
             OutDType = ctx.OptionalString(root, "out_dtype"),
             TokenizerSource = tokenizerSource,
+            TokenEmbeddings = tokens,
+            PadToMultipleOf = padTo,
             ChatTemplate = ctx.OptionalString(root, "chat_template"),
             SourceText = text,
         };
@@ -116,6 +128,63 @@ public static class MergeRecipeParser
             res.Add(new OutputSlice(sources,
                 ctx.OptionalString(m, "base_model") is { } b ? ModelReference.Parse(b) : null,
                 m.Children.TryGetValue(new YamlScalarNode("parameters"), out var p) ? ParseParameters(ctx, p) : new Dictionary<string, ParameterSetting>()));
+        }
+        return res;
+    }
+
+    /// <summary>mergekit's <c>tokenizer.tokens</c>: token → {source, force}; a source is a model, <c>{kind: zero}</c> or <c>{kind: model_token, model, token | token_id}</c>.</summary>
+    private static Dictionary<string, TokenEmbeddingSetting> ParseTokens(Ctx ctx, YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+            throw ctx.Error(node, "'tokenizer.tokens' must be a mapping of tokens to {source, force}");
+        var res = new Dictionary<string, TokenEmbeddingSetting>(StringComparer.Ordinal);
+        foreach (var (k, v) in m.Children)
+        {
+            string token = ((YamlScalarNode)k).Value ?? "";
+            string where = $"tokenizer.tokens['{token}']";
+            if (v is not YamlMappingNode tv)
+                throw ctx.Error(v, $"{where} must be a mapping with 'source' and/or 'force'");
+            ctx.CheckKeys(tv, ["source", "force"], where);
+            TokenEmbeddingSource? source = null;
+            if (tv.Children.TryGetValue(new YamlScalarNode("source"), out var sNode))
+            {
+                if (sNode is YamlScalarNode ss)
+                {
+                    source = string.IsNullOrEmpty(ss.Value) ? null : new TokenEmbeddingSource.Model(ModelReference.Parse(ss.Value));
+                }
+                else if (sNode is YamlMappingNode sm)
+                {
+                    ctx.CheckKeys(sm, ["kind", "model", "token", "token_id"], $"{where}.source");
+                    string kind = ctx.RequiredString(sm, "kind", $"{where}.source");
+                    if (kind == "zero")
+                    {
+                        source = new TokenEmbeddingSource.Zero();
+                    }
+                    else if (kind == "model_token")
+                    {
+                        var model = ModelReference.Parse(ctx.RequiredString(sm, "model", $"{where}.source"));
+                        string? byName = ctx.OptionalString(sm, "token");
+                        string? byId = ctx.OptionalString(sm, "token_id");
+                        if ((byName is null) == (byId is null))
+                            throw ctx.Error(sm, $"{where}.source: give exactly one of 'token' and 'token_id'");
+                        int? id = byId is null ? null
+                            : int.TryParse(byId, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 0 ? n
+                            : throw ctx.Error(sm, $"{where}.source.token_id must be a whole number >= 0, not '{byId}'");
+                        source = new TokenEmbeddingSource.ModelToken(model, id, byName);
+                    }
+                    else
+                    {
+                        throw ctx.Error(sm, $"{where}.source: unknown kind '{kind}'; use zero or model_token, or give a model path");
+                    }
+                }
+                else
+                {
+                    throw ctx.Error(sNode, $"{where}.source must be a model path or a mapping with 'kind'");
+                }
+            }
+            bool force = ctx.OptionalString(tv, "force") is { } f
+                && (bool.TryParse(f, out bool b) ? b : throw ctx.Error(tv, $"{where}.force must be true or false, not '{f}'"));
+            res[token] = new TokenEmbeddingSetting(source, force);
         }
         return res;
     }

@@ -85,13 +85,16 @@ public sealed class MergeExecutor
 
         using var scope = NewDisposeScope();
         var compute = t.ComputeDType.ToScalarType();
+        var loaded = t.Inputs.Select(input => _models.Source(input.Model).Load(input.TensorName, compute, device)).ToList();
+        if (t.Vocabulary is { } vocabulary)
+            loaded = vocabulary.Align(t.Name, t.Inputs.Select((x, i) => (x.Model, loaded[i])).ToList(), t.BaseModel);
         var inputs = new List<ModelTensor>();
-        foreach (var input in t.Inputs)
+        for (int i = 0; i < t.Inputs.Count; i++)
         {
-            var tensor = _models.Source(input.Model).Load(input.TensorName, compute, device);
+            var tensor = loaded[i];
             if (!tensor.shape.SequenceEqual(t.Shape))
                 tensor = CommonSubmatrix(tensor, t.Shape);
-            inputs.Add(new ModelTensor(input.Model, tensor, input.Parameters));
+            inputs.Add(new ModelTensor(t.Inputs[i].Model, tensor, t.Inputs[i].Parameters));
         }
         using var random = new Generator(TensorSeed(_options.RandomSeed, t.Name), device);
         var merged = plan.Method.Merge(new MergeInputs
@@ -127,9 +130,10 @@ public sealed class MergeExecutor
     {
         if (plan.OutputConfig is { } config)
             File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        if (_options.CopyTokenizer)
+        // mergekit saves a tokenizer it built (tokenizer_source) even with --no-copy-tokenizer: the embeddings follow it.
+        if (_options.CopyTokenizer || plan.Vocabulary is not null)
         {
-            var source = TokenizerSource(plan);
+            var source = plan.Vocabulary?.TokenizerModel ?? plan.Recipe.BaseModel ?? plan.ReferenceModel;
             string srcDir = _models.Source(source).Directory;
             foreach (var f in TokenizerFiles)
             {
@@ -137,6 +141,8 @@ public sealed class MergeExecutor
                 if (File.Exists(p))
                     File.Copy(p, Path.Combine(dir, f), overwrite: true);
             }
+            if (plan.Vocabulary is { EditsTokenizer: true } v)
+                Tokenizers.TokenizerJsonEditor.Write(srcDir, dir, v.KeepBelow, v.Appended);
             if (chatTemplate is not null && !ChatTemplates.Write(dir, chatTemplate))
                 warn?.Invoke($"chat_template: tokenizer source '{source}' has no tokenizer_config.json; the chat template is not saved");
         }
@@ -157,15 +163,5 @@ public sealed class MergeExecutor
             .Concat((recipe.Slices ?? []).SelectMany(s => s.Sources.Select(x => x.Model)))
             .Append(recipe.BaseModel).OfType<ModelReference>().Distinct();
         return ChatTemplates.Resolve(spec, models.Select(m => _models.Source(m).Directory));
-    }
-
-    private static ModelReference TokenizerSource(MergePlan plan)
-    {
-        string? src = plan.Recipe.TokenizerSource;
-        if (src is null or "base")
-            return plan.Recipe.BaseModel ?? plan.ReferenceModel;
-        if (src == "union")
-            throw new LlmMergeException("tokenizer_source: union is not supported yet; use base or a model name");
-        return ModelReference.Parse(src);
     }
 }

@@ -30,6 +30,9 @@ public sealed record PlannedTensor
     public PlannedInput? PassThrough { get; init; }
 
     public ModelReference? BaseModel { get; init; }
+
+    /// <summary>Set for embeddings and heads under a tokenizer source: inputs' rows are aligned by token before the method runs.</summary>
+    public VocabularyAlignment? Vocabulary { get; init; }
 }
 
 /// <summary>A whole merge, decided before any tensor is computed: the writer needs every shape up front.</summary>
@@ -50,6 +53,9 @@ public sealed class MergePlan
     public required IReadOnlyList<string> Warnings { get; init; }
 
     public long InputBytes { get; init; }
+
+    /// <summary>The output vocabulary where the recipe gives a tokenizer source; null copies the tokenizer files as they are.</summary>
+    public VocabularyAlignment? Vocabulary { get; init; }
 
     public long OutputBytes => Tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b) * t.OutDType.SizeOf());
 }

@@ -59,11 +59,13 @@ public sealed class MergePlanner
                     post.Add(name);
             }
         }
-        CheckTokenizerSource(recipe, slices, pre.Concat(post).Where(TensorNames.IsEmbedding).ToList());
+        // mergekit builds the output vocabulary whenever a tokenizer source is given, even where the models share one.
+        var vocabulary = recipe.TokenizerSource is null ? null
+            : VocabularyAlignment.Build(recipe, reference, recipe.ReferencedModels().ToList(), _open, warnings);
 
         var planned = new List<PlannedTensor>();
         foreach (var name in pre)
-            planned.Add(PlanTensor(recipe, method, first, name, first.Sources.Select(s => (s, name)).ToList(), 0, baseModel, sd, od, warnings));
+            planned.Add(PlanTensor(recipe, method, first, name, first.Sources.Select(s => (s, name)).ToList(), 0, baseModel, sd, od, warnings, vocabulary));
 
         int outLayer = 0;
         foreach (var slice in slices)
@@ -81,7 +83,7 @@ public sealed class MergePlanner
                 foreach (var (prefix, rest) in suffixes)
                 {
                     var inputs = slice.Sources.Select(s => (s, prefix + (s.Start!.Value + i) + rest)).ToList();
-                    planned.Add(PlanTensor(recipe, method, slice, prefix + outLayer + rest, inputs, t, baseModel, sd, od, warnings));
+                    planned.Add(PlanTensor(recipe, method, slice, prefix + outLayer + rest, inputs, t, baseModel, sd, od, warnings, vocabulary));
                 }
                 outLayer++;
             }
@@ -108,7 +110,7 @@ public sealed class MergePlanner
                 if (inputEmbedding is not null)
                     inputs = inputs.Select(x => _open(x.s.Model).Contains(name) || !_open(x.s.Model).Contains(inputEmbedding) ? x : (x.s, inputEmbedding)).ToList();
             }
-            planned.Add(PlanTensor(recipe, method, last, name, inputs, 1, baseModel, sd, od, warnings));
+            planned.Add(PlanTensor(recipe, method, last, name, inputs, 1, baseModel, sd, od, warnings, vocabulary));
         }
 
         var outDType = od ?? sd ?? planned.Select(p => p.OutDType).FirstOrDefault(SafetensorsDType.F32);
@@ -116,9 +118,12 @@ public sealed class MergePlanner
         {
             config.Json["num_hidden_layers"] = outLayer;
             config.Json["torch_dtype"] = outDType.TorchName();
+            // mergekit's _update_config_vocab: the output vocabulary's size (padded), whatever the base said.
+            if (vocabulary is not null)
+                config.Json["vocab_size"] = vocabulary.Rows;
             // Without a tokenizer_source mergekit keeps the common submatrix of differing embeddings but leaves
             // vocab_size as the base says, which transformers then refuses to load; say what the tensors hold.
-            if (planned.FirstOrDefault(p => p.Name == inputEmbedding) is { } embed && config.VocabSize is int vocab && vocab != embed.Shape[0]
+            else if (planned.FirstOrDefault(p => p.Name == inputEmbedding) is { } embed && config.VocabSize is int vocab && vocab != embed.Shape[0]
                 && embed.Shape[0] != refFolder.GetInfo(embed.Name).Shape[0])
             {
                 config.Json["vocab_size"] = embed.Shape[0];
@@ -137,6 +142,7 @@ public sealed class MergePlanner
             OutDType = outDType,
             Warnings = warnings,
             InputBytes = inputBytes,
+            Vocabulary = vocabulary,
         };
     }
 
@@ -216,7 +222,7 @@ public sealed class MergePlanner
 
     private PlannedTensor PlanTensor(MergeRecipe recipe, IMergeMethod method, OutputSlice slice, string outName,
         List<(InputSlice Source, string Name)> inputs, double t, ModelReference? baseModel,
-        SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings)
+        SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings, VocabularyAlignment? vocabulary)
     {
         var effectiveBase = slice.BaseModel ?? baseModel;
         method.ValidateTensorInputs(outName, inputs.Select(x => x.Source.Model).ToList());
@@ -254,7 +260,15 @@ public sealed class MergePlanner
         var refInfo = infos[refIndex];
         bool embed = TensorNames.IsEmbedding(outName);
         long[] shape = refInfo.Shape;
-        if (infos.Any(x => !x.SameShape(refInfo)))
+        bool byToken = vocabulary is not null && HasVocabularyRows(outName);
+        if (byToken)
+        {
+            // Rows are moved into the output vocabulary by token (VocabularyAlignment); only the other dimensions must agree.
+            if (infos.Any(x => !x.Shape.Skip(1).SequenceEqual(refInfo.Shape.Skip(1))))
+                throw new LlmMergeException($"tensor '{outName}' has rows of different widths in different models ({string.Join(", ", inputs.Select((x, i) => $"'{x.Source.Model}' {infos[i].ShapeText}"))}); these models cannot be merged");
+            shape = [vocabulary!.Rows, .. refInfo.Shape.Skip(1)];
+        }
+        else if (infos.Any(x => !x.SameShape(refInfo)))
         {
             string shapes = string.Join(", ", inputs.Select((x, i) => $"'{x.Source.Model}' {infos[i].ShapeText}"));
             if (!embed || infos.Any(x => x.Shape.Length != refInfo.Shape.Length))
@@ -263,7 +277,7 @@ public sealed class MergePlanner
             warnings.Add($"tensor '{outName}': shapes differ ({shapes}); using the common submatrix [{string.Join(", ", shape)}], as mergekit does");
         }
 
-        if (infos.Any(x => !x.DType.IsMergeable()))
+        if (!byToken && infos.Any(x => !x.DType.IsMergeable()))
         {
             return new PlannedTensor
             {
@@ -276,31 +290,13 @@ public sealed class MergePlanner
         {
             Name = outName, Shape = shape, OutDType = outDType ?? compute, ComputeDType = compute,
             Inputs = planned, Parameters = globals, IsEmbedding = embed, BaseModel = effectiveBase,
+            Vocabulary = byToken ? vocabulary : null,
         };
     }
 
-    /// <summary>
-    /// mergekit re-maps each model's embedding rows through the tokenizers' vocabularies when a tokenizer_source is
-    /// given; llmmerge does not, so it refuses where that would change the result (embeddings of different sizes)
-    /// rather than merge rows that stand for different tokens.
-    /// </summary>
-    private void CheckTokenizerSource(MergeRecipe recipe, List<OutputSlice> slices, List<string> embeddings)
-    {
-        if (recipe.TokenizerSource is not { } source)
-            return;
-        if (source == "union")
-            throw new LlmMergeException("tokenizer_source: union is not supported yet (it builds a new vocabulary and re-maps every model's embeddings); use base or a model name");
-        var models = slices.SelectMany(s => s.Sources.Select(x => x.Model)).Append(recipe.BaseModel).OfType<ModelReference>().Distinct().ToList();
-        foreach (var name in embeddings)
-        {
-            var shapes = models.Where(m => _open(m).Contains(name)).Select(m => (m, _open(m).GetInfo(name))).ToList();
-            if (shapes.Select(x => x.Item2.Shape[0]).Distinct().Count() > 1)
-                throw new LlmMergeException(
-                    $"tokenizer_source: {source}: '{name}' has different vocabulary sizes ({string.Join(", ", shapes.Select(x => $"'{x.m}' {x.Item2.ShapeText}"))}); "
-                    + "mergekit would re-map each model's rows through the tokenizers' vocabularies, which llmmerge does not do yet. "
-                    + "Remove tokenizer_source to merge the common submatrix (mergekit's behaviour without it), or use models with the same vocabulary");
-        }
-    }
+    /// <summary>Tensors with a row per token (mergekit's is_embed weights): input embeddings and output heads, not their norms.</summary>
+    private static bool HasVocabularyRows(string name) =>
+        (TensorNames.IsEmbedding(name) || TensorNames.IsLmHead(name)) && !name.Contains("norm", StringComparison.Ordinal);
 
     /// <summary>A parameter the method does not read is a typo or a recipe for another method: say so rather than ignore it.</summary>
     private static void CheckParameterNames(MergeRecipe recipe, IMergeMethod method)
