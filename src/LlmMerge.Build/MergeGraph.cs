@@ -81,12 +81,10 @@ internal sealed class MergeGraph
         var graph = new MergeGraph(log, new ItemLocator(projectFile), Path.GetDirectoryName(Path.GetFullPath(projectFile))!);
         foreach (var e in experts) graph.AddExpert(e);
         foreach (var s in steps) graph.AddStep(s);
-        if (!log.HasLoggedErrors)
-        {
-            foreach (var s in graph.Steps.Values) graph.CheckInputs(s);
-        }
-        if (!log.HasLoggedErrors)
-            graph.Sort();
+        // All checks run even after an error, so one build lists every problem; each looks only at nodes that exist.
+        foreach (var s in graph.Steps.Values) graph.CheckInputs(s);
+        graph.CheckAdapters();
+        graph.Sort();
         foreach (var e in evaluations) graph.AddEvaluation(e);
         return log.HasLoggedErrors ? null : graph;
     }
@@ -371,7 +369,11 @@ internal sealed class MergeGraph
                 Error(ErrorCodes.MissingExpert, step.Item, "MergeStep", step.BaseModel == input && !step.Models.Contains(input) ? "BaseModel" : "Models",
                     $"MergeStep '{step.Name}': model '{input}' is neither an Expert nor a MergeStep of this project; known: {string.Join(", ", Experts.Keys.Concat(Steps.Keys).Order(StringComparer.Ordinal))}.");
         }
-        foreach (var expert in Experts.Values.Where(e => e.AdapterBase is not null && !Experts.ContainsKey(e.AdapterBase!)))
+    }
+
+    private void CheckAdapters()
+    {
+        foreach (var expert in Experts.Values.Where(e => e.AdapterBase is not null && !Experts.ContainsKey(e.AdapterBase!)).ToList())
         {
             Error(ErrorCodes.MissingExpert, expert.Item, "Expert", "Base", $"Expert '{expert.Name}': Base '{expert.AdapterBase}' (the model this LoRA adapter applies to) is not an Expert of this project.");
             Experts.Remove(expert.Name);
