@@ -74,8 +74,15 @@ public sealed class LlmMergeCli : ToolTask
         }
         // Logged as messages, never parsed as canonical errors: "llmmerge: error: ..." would otherwise become
         // an error pointing at a file named "llmmerge" instead of the item's line.
-        if (singleLine.Contains("error", StringComparison.OrdinalIgnoreCase))
-            _lastError = singleLine.Trim();
+        // The CLI's own messages start with "llmmerge" (progress lines with the verb), errors say "error".
+        if (singleLine.StartsWith("llmmerge", StringComparison.Ordinal) || singleLine.Contains("error", StringComparison.OrdinalIgnoreCase))
+        {
+            // "llmmerge: error: X" / "llmmerge fetch: X": the MSBuild error says which tool already.
+            string text = singleLine.Trim();
+            int colon = text.StartsWith("llmmerge", StringComparison.Ordinal) ? text.IndexOf(": ", StringComparison.Ordinal) : -1;
+            text = colon >= 0 ? text[(colon + 2)..] : text;
+            _lastError = text.StartsWith("error: ", StringComparison.Ordinal) ? text["error: ".Length..] : text;
+        }
         Log.LogMessage(MessageImportance.Normal, singleLine);
     }
 
