@@ -258,7 +258,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
                 item.SetMetadata("TaskName", Path.GetFileNameWithoutExtension(task));
                 item.SetMetadata("Evaluation", eval.Name);
                 item.SetMetadata("ResultFile", Path.Combine(EvalCacheDir, key + ".json"));
-                item.SetMetadata("LogFile", Path.Combine(EvalCacheDir, key + ".log"));
+                item.SetMetadata("SamplesFile", Path.Combine(EvalCacheDir, key + ".samples.jsonl"));
                 string pairStamp = Path.Combine(StateDir, "eval", key + ".pair");
                 StampFile.WriteIfDifferent(pairStamp, $"{_resolved[model].Fingerprint}\n{taskFp}\n");
                 item.SetMetadata("PairStamp", pairStamp);
