@@ -28,6 +28,8 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
     /// <summary>Part of every step's fingerprint; when empty, a hash of the CLI's own assemblies in <see cref="CliDir"/>.</summary>
     public string ToolVersion { get; set; } = "";
     public string CliDir { get; set; } = "";
+    /// <summary>Extra arguments every merge runs with (e.g. --out-shard-size); part of each step's fingerprint.</summary>
+    public string MergeArguments { get; set; } = "";
 
     [Output] public ITaskItem[] PlannedSteps { get; private set; } = [];
     [Output] public ITaskItem[] Models { get; private set; } = [];
@@ -58,7 +60,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
             output = Path.TrimEndingDirectorySeparator(output);
             YamlMappingNode runRecipe = Recipe(step, name => _resolved[name].Dir, hashes, fingerprints: false);
             YamlMappingNode hashRecipe = Recipe(step, name => _resolved[name].Fingerprint, hashes, fingerprints: true);
-            string fingerprint = Fingerprints.Sha256($"step v1\ntool {toolVersion}\n{ToYaml(hashRecipe)}");
+            string fingerprint = Fingerprints.Sha256($"step v1\ntool {toolVersion}\nargs {MergeArguments}\n{ToYaml(hashRecipe)}");
             string stepDir = Path.Combine(StateDir, "steps");
             string stamp = Path.Combine(stepDir, step.Name + ".stamp");
             string recipeFile = Path.Combine(stepDir, step.Name + ".yml");
