@@ -47,11 +47,9 @@ internal sealed class GraphFolder : IDisposable
             File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
     }
 
-    public void Dispose()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Passed)
-            Directory.Delete(Dir, recursive: true);
-        else
-            TestContext.Out.WriteLine($"kept {Dir} for inspection");
-    }
+    /// <summary>Folders of the running test; <see cref="CleanGraphFoldersAttribute"/> deletes them once its outcome is known.</summary>
+    internal static List<string> Created { get; } = [];
+
+    // The outcome is not known yet when a using block ends, so deletion waits for the test's end (see CleanGraphFoldersAttribute).
+    public void Dispose() => Created.Add(Dir);
 }
