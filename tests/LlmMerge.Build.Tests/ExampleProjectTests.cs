@@ -1,0 +1,33 @@
+using LlmMerge.Build.Tests.Support;
+
+namespace LlmMerge.Build.Tests;
+
+/// <summary>The repository's example graphs evaluate and pass the graph checks.</summary>
+public sealed class ExampleProjectTests
+{
+    [Test]
+    public void TheCompetitionGraphWithHubExpertsParsesAndValidatesOffline()
+    {
+        // ValidateGraph reads and checks the graph (names, methods, parameters, the recipe file) and lists what it
+        // would fetch, without the network.
+        BuildResult result = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "competition.proj"), ["-t:ValidateGraph", "-p:LlmMergeBuildTools=false"]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Log, Does.Contain("graph competition: 4 experts, 3 steps"));
+        Assert.That(result.Log, Does.Contain("Qwen/Qwen2.5-7B-Instruct@main"));
+    }
+
+    [Test]
+    public void TheDemoGraphHasTwoStepsOneIndependentOfTiesWithDensityFromItsProperty()
+    {
+        // The tool build of the whole run went through demo.proj's ValidateGraph with LlmMergeBuildTools on; doing
+        // it again at once must not trip over a file the first build left locked or loaded.
+        Assert.That(ToolsSetup.First!.Log, Does.Contain("graph demo: 3 experts, 3 steps"));
+        BuildResult again = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"), ["-t:ValidateGraph"]);
+        Assert.That(again.ExitCode, Is.Zero, again.ToString());
+        BuildResult items = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"),
+            ["-getItem:MergeStep", "-p:DemoTiesDensity=0.7", "-p:LlmMergeBuildTools=false"]);
+        Assert.That(items.ExitCode, Is.Zero, items.ToString());
+        Assert.That(items.Log, Does.Contain("\"Density\": \"0.7\""));
+        Assert.That(items.Log, Does.Contain("\"Identity\": \"average\"").And.Contain("\"Models\": \"expert-a;expert-b\""));
+    }
+}
