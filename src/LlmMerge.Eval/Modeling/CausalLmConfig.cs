@@ -77,6 +77,67 @@ public sealed record CausalLmConfig
     }
 
     /// <summary>
+    /// config.json for this shape, as transformers writes it, so a model trained from code can be saved as a
+    /// Hugging Face folder and read back (by us, or by transformers) with the same shape.
+    /// </summary>
+    public JsonObject ToJson()
+    {
+        string modelType = Architecture switch
+        {
+            "MistralForCausalLM" => "mistral",
+            "Qwen2ForCausalLM" => "qwen2",
+            _ => "llama",
+        };
+        var json = new JsonObject
+        {
+            ["architectures"] = new JsonArray(Architecture),
+            ["model_type"] = modelType,
+            ["hidden_size"] = HiddenSize,
+            ["intermediate_size"] = IntermediateSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["num_key_value_heads"] = NumKeyValueHeads,
+            ["head_dim"] = HeadDim,
+            ["vocab_size"] = VocabSize,
+            ["rms_norm_eps"] = RmsNormEps,
+            ["rope_theta"] = RopeTheta,
+            ["max_position_embeddings"] = MaxPositionEmbeddings,
+            ["tie_word_embeddings"] = TieWordEmbeddings,
+            ["hidden_act"] = HiddenAct,
+            ["initializer_range"] = InitializerRange,
+            ["torch_dtype"] = "float32",
+        };
+        if (RopeScaling is { } r)
+        {
+            var scaling = new JsonObject { ["rope_type"] = r.Type, ["factor"] = r.Factor };
+            if (r.Type == "llama3")
+            {
+                scaling["low_freq_factor"] = r.LowFreqFactor;
+                scaling["high_freq_factor"] = r.HighFreqFactor;
+                scaling["original_max_position_embeddings"] = r.OriginalMaxPositionEmbeddings;
+            }
+            json["rope_scaling"] = scaling;
+        }
+        if (Architecture == "LlamaForCausalLM")
+        {
+            // Llama's one attention_bias covers q, k, v and o; a config with only some of them has no Llama spelling.
+            if (QkvBias != OutputBias)
+                throw new LlmMergeException($"{Architecture}: attention_bias sets q/k/v and o_proj biases together; this config has them differ");
+            json["attention_bias"] = QkvBias;
+            json["mlp_bias"] = MlpBias;
+        }
+        if (Architecture == "MistralForCausalLM")
+            json["sliding_window"] = SlidingWindow;
+        if (Architecture == "Qwen2ForCausalLM")
+        {
+            json["use_sliding_window"] = SlidingWindow is not null;
+            json["sliding_window"] = SlidingWindow;
+            json["layer_types"] = new JsonArray(Enumerable.Range(0, NumHiddenLayers).Select(i => (JsonNode)(UsesSlidingWindow(i) ? "sliding_attention" : "full_attention")).ToArray());
+        }
+        return json;
+    }
+
+    /// <summary>
     /// Reads config.json for <paramref name="architecture"/>, taking transformers' default where a key is absent.
     /// </summary>
     internal static CausalLmConfig FromJson(JsonObject json, string architecture, string source)

@@ -53,4 +53,32 @@ public class DecoderModuleTests
         Assert.That(last, Is.LessThan(first * 0.5), "a tiny model memorises one sequence");
         ids.Dispose();
     }
+
+    [TestCase("LlamaForCausalLM")]
+    [TestCase("Qwen2ForCausalLM")]
+    [TestCase("MistralForCausalLM")]
+    public void ASavedModelLoadsBackWithTheSameShapeAndLogits(string architecture)
+    {
+        TorchRuntime.Initialize();
+        var shape = architecture switch
+        {
+            "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
+            "MistralForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "mistral", RopeScaling = null, SlidingWindow = 4 },
+            _ => ForwardPassTests.LlamaShape(),
+        };
+        var config = CausalLmArchitectures.ReadConfig(new ModelConfig(new TinyDecoder(shape, 1).Config()));
+        using var dir = new TempDir();
+        using var model = CausalLmArchitectures.Create(config, CPU, ScalarType.Float32);
+        model.InitializeWeights(seed: 3);
+        CausalLmWeights.Save(model, dir["saved"]);
+
+        using var loaded = CausalLmLoader.LoadModel(dir["saved"]);
+        Assert.That(loaded.Model.Config with { SlidingLayers = [] }, Is.EqualTo(config with { SlidingLayers = [] }));
+        Assert.That(loaded.Model.Config.SlidingLayers, Is.EqualTo(config.SlidingLayers));
+        Assert.That(File.Exists(dir["saved/model.safetensors"]), Is.True);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(new long[] { 3, 1, 4, 1, 5, 9, 2, 6 }).view(1, -1);
+        Assert.That(loaded.Model.forward(ids).allclose(model.forward(ids), rtol: 0, atol: 0), Is.True);
+    }
 }
