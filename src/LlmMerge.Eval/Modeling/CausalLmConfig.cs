@@ -52,7 +52,14 @@ public sealed record CausalLmConfig
     /// <summary>Layers that attend through the sliding window (Mistral: all; Qwen2: from max_window_layers on).</summary>
     public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
 
+    /// <summary>The gate's activation: silu (Llama, Mistral, Qwen2), gelu_pytorch_tanh (Gemma) or gelu.</summary>
     public string HiddenAct { get; init; } = "silu";
+
+    /// <summary>Gemma stores each RMSNorm weight as an offset from one: the scale is 1 + weight.</summary>
+    public bool NormWeightPlusOne { get; init; }
+
+    /// <summary>Gemma multiplies the token embeddings by sqrt(hidden_size) before the first layer.</summary>
+    public bool ScaleEmbeddings { get; init; }
 
     /// <summary>Standard deviation of the normal initialisation a training run starts from (transformers' initializer_range).</summary>
     public double InitializerRange { get; init; } = 0.02;
@@ -73,7 +80,7 @@ public sealed record CausalLmConfig
         Require(HeadDim > 0 && HeadDim % 2 == 0, $"head_dim ({HeadDim}) must be positive and even for rotary embeddings");
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings must be positive");
         Require(SlidingWindow is null or > 0, "sliding_window must be positive");
-        Require(HiddenAct == "silu", $"hidden_act '{HiddenAct}' is not supported; only silu (SwiGLU) is");
+        Require(HiddenAct is "silu" or "gelu_pytorch_tanh" or "gelu", $"hidden_act '{HiddenAct}' is not supported; supported: silu, gelu_pytorch_tanh, gelu");
     }
 
     /// <summary>
@@ -86,6 +93,7 @@ public sealed record CausalLmConfig
         {
             "MistralForCausalLM" => "mistral",
             "Qwen2ForCausalLM" => "qwen2",
+            "GemmaForCausalLM" => "gemma",
             _ => "llama",
         };
         var json = new JsonObject
@@ -104,6 +112,7 @@ public sealed record CausalLmConfig
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["hidden_act"] = HiddenAct,
+            ["hidden_activation"] = Architecture == "GemmaForCausalLM" ? HiddenAct : null,
             ["initializer_range"] = InitializerRange,
             ["torch_dtype"] = "float32",
         };
@@ -147,6 +156,7 @@ public sealed record CausalLmConfig
         int layers = RequiredInt(json, "num_hidden_layers", source);
         bool isQwen2 = architecture == "Qwen2ForCausalLM";
         bool isMistral = architecture == "MistralForCausalLM";
+        bool isGemma = architecture == "GemmaForCausalLM";
         bool attentionBias = Bool(json, "attention_bias") ?? false;
 
         // Newer transformers write rope_theta and the scaling inside rope_parameters; older ones at the top level.
@@ -183,24 +193,33 @@ public sealed record CausalLmConfig
             NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = Int(json, "num_key_value_heads") ?? heads,
-            HeadDim = Int(json, "head_dim") ?? (heads > 0 ? hidden / heads : 0),
+            HeadDim = Int(json, "head_dim") ?? (isGemma ? 256 : heads > 0 ? hidden / heads : 0),
             VocabSize = RequiredInt(json, "vocab_size", source),
             RmsNormEps = Double(json, "rms_norm_eps") ?? 1e-6,
             RopeTheta = ropeTheta,
             RopeScaling = scaling,
-            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : 2048),
-            TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? false,
+            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : isGemma ? 8192 : 2048),
+            // transformers' PretrainedConfig default is true, and GemmaConfig keeps it; Llama, Mistral and Qwen2 set false.
+            TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? isGemma,
             QkvBias = isQwen2 || (!isMistral && attentionBias),
             OutputBias = !isQwen2 && !isMistral && attentionBias,
-            MlpBias = !isQwen2 && !isMistral && (Bool(json, "mlp_bias") ?? false),
+            MlpBias = !isQwen2 && !isMistral && !isGemma && (Bool(json, "mlp_bias") ?? false),
+            NormWeightPlusOne = isGemma,
+            ScaleEmbeddings = isGemma,
             SlidingWindow = window,
             SlidingLayers = sliding,
-            HiddenAct = json["hidden_act"] is JsonValue act && act.TryGetValue(out string? a) ? a : "silu",
+            HiddenAct = isGemma ? GemmaActivation(json) : String(json, "hidden_act") ?? "silu",
             InitializerRange = Double(json, "initializer_range") ?? 0.02,
         };
         config.Validate(source);
         return config;
     }
+
+    // Gemma's first configs say hidden_act "gelu", but the model was trained with the tanh approximation;
+    // transformers reads hidden_activation and falls back to gelu_pytorch_tanh, whatever hidden_act says.
+    private static string GemmaActivation(JsonObject json) => String(json, "hidden_activation") ?? "gelu_pytorch_tanh";
+
+    private static string? String(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
     private static RopeScaling? ParseRopeScaling(JsonObject? o, string source)
     {

@@ -3,16 +3,18 @@ using static TorchSharp.torch;
 
 namespace LlmMerge.Evaluation.Modeling;
 
-/// <summary>SwiGLU feed-forward (<c>mlp</c>): down_proj(silu(gate_proj(x)) · up_proj(x)).</summary>
+/// <summary>Gated feed-forward (<c>mlp</c>): down_proj(act(gate_proj(x)) · up_proj(x)); SwiGLU with silu, GeGLU with gelu.</summary>
 public sealed class GatedMlp : nn.Module<Tensor, Tensor>
 {
     private readonly LinearProjection gate_proj;
     private readonly LinearProjection up_proj;
     private readonly LinearProjection down_proj;
+    private readonly string _activation;
 
     public GatedMlp(CausalLmConfig c, Device device, ScalarType dtype)
         : base(nameof(GatedMlp))
     {
+        _activation = c.HiddenAct;
         gate_proj = new LinearProjection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
         up_proj = new LinearProjection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
         down_proj = new LinearProjection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device, dtype);
@@ -24,7 +26,14 @@ public sealed class GatedMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
+        var gate = gate_proj.forward(x);
+        var activated = _activation switch
+        {
+            "silu" => nn.functional.silu(gate),
+            "gelu_pytorch_tanh" => nn.functional.gelu(gate, TorchSharp.Modules.GELU.Approximate.tanh),
+            _ => nn.functional.gelu(gate),
+        };
+        var hidden = activated * up_proj.forward(x);
         return down_proj.forward(hidden).MoveToOuterDisposeScope();
     }
 }

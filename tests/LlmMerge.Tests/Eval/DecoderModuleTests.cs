@@ -57,6 +57,7 @@ public class DecoderModuleTests
     [TestCase("LlamaForCausalLM")]
     [TestCase("Qwen2ForCausalLM")]
     [TestCase("MistralForCausalLM")]
+    [TestCase("GemmaForCausalLM")]
     public void ASavedModelLoadsBackWithTheSameShapeAndLogits(string architecture)
     {
         TorchRuntime.Initialize();
@@ -64,6 +65,7 @@ public class DecoderModuleTests
         {
             "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
             "MistralForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "mistral", RopeScaling = null, SlidingWindow = 4 },
+            "GemmaForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "gemma", RopeScaling = null, Tied = true },
             _ => ForwardPassTests.LlamaShape(),
         };
         var config = CausalLmArchitectures.ReadConfig(new ModelConfig(new TinyDecoder(shape, 1).Config()));

@@ -23,7 +23,7 @@ public class ForwardPassErrorTests
     {
         string dir = Write((c, _) => c["architectures"] = new JsonArray("GPTNeoXForCausalLM"));
         var e = Assert.Throws<LlmMergeException>(() => CausalLmLoader.Load(dir));
-        Assert.That(e!.Message, Does.Contain("GPTNeoXForCausalLM").And.Contain("LlamaForCausalLM").And.Contain("MistralForCausalLM").And.Contain("Qwen2ForCausalLM").And.Contain("config.json"));
+        Assert.That(e!.Message, Does.Contain("GPTNeoXForCausalLM").And.Contain("LlamaForCausalLM").And.Contain("MistralForCausalLM").And.Contain("Qwen2ForCausalLM").And.Contain("GemmaForCausalLM").And.Contain("config.json"));
     }
 
     [Test]

@@ -79,6 +79,16 @@ public class ForwardPassTests
     }
 
     [Test]
+    public void GemmaMatchesTheReference()
+    {
+        // Norm weights near zero, as Gemma stores them (the scale is 1 + weight).
+        var tiny = new TinyDecoder(LlamaShape() with { Architecture = "GemmaForCausalLM", ModelType = "gemma", RopeScaling = null, Tied = true, KvHeads = 1 }, seed: 12);
+        foreach (var name in tiny.Weights.Keys.Where(n => n.EndsWith("norm.weight", StringComparison.Ordinal)).ToList())
+            tiny.Weights[name] = (tiny.Weights[name].Shape, tiny.Weights[name].Values.Select(v => v - 1f).ToArray());
+        AssertScoresMatchReference(tiny);
+    }
+
+    [Test]
     public void MistralSlidingWindowMatchesTheReference()
     {
         // A window of 3 over a 6-token context: the cached continuation pass must hide the older context keys too.

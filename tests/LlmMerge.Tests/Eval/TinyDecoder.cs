@@ -23,6 +23,7 @@ public sealed record TinyDecoderShape
     public bool QkvBias { get; init; }
     public bool Tied { get; init; }
     public int? SlidingWindow { get; init; }
+    public bool IsGemma => Architecture == "GemmaForCausalLM";
 }
 
 /// <summary>A tiny decoder with seeded random weights, kept as float arrays so a test can run it by hand.</summary>
@@ -94,6 +95,12 @@ public sealed class TinyDecoder
         };
         if (s.Architecture == "MistralForCausalLM")
             c["sliding_window"] = s.SlidingWindow;
+        if (s.IsGemma)
+        {
+            // As gemma-2b's config.json reads: hidden_act says gelu, the model runs the tanh approximation.
+            c["hidden_act"] = "gelu";
+            c["hidden_activation"] = "gelu_pytorch_tanh";
+        }
         return c;
     }
 
