@@ -12,6 +12,7 @@ public static class CausalLmArchitectures
         ["MistralForCausalLM"] = (c, d, t) => new MistralForCausalLM(c, d, t),
         ["Qwen2ForCausalLM"] = (c, d, t) => new Qwen2ForCausalLM(c, d, t),
         ["GemmaForCausalLM"] = (c, d, t) => new GemmaForCausalLM(c, d, t),
+        ["Phi3ForCausalLM"] = (c, d, t) => new Phi3ForCausalLM(c, d, t),
     };
 
     // For configs without an architectures list, as some hand-written ones are.
@@ -21,6 +22,7 @@ public static class CausalLmArchitectures
         ["mistral"] = "MistralForCausalLM",
         ["qwen2"] = "Qwen2ForCausalLM",
         ["gemma"] = "GemmaForCausalLM",
+        ["phi3"] = "Phi3ForCausalLM",
     };
 
     public static IReadOnlyCollection<string> Supported => Factories.Keys;

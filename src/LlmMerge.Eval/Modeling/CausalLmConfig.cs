@@ -61,6 +61,9 @@ public sealed record CausalLmConfig
     /// <summary>Gemma multiplies the token embeddings by sqrt(hidden_size) before the first layer.</summary>
     public bool ScaleEmbeddings { get; init; }
 
+    /// <summary>Phi-3 fuses q, k, v into qkv_proj and gate, up into gate_up_proj.</summary>
+    public bool FusedProjections { get; init; }
+
     /// <summary>Standard deviation of the normal initialisation a training run starts from (transformers' initializer_range).</summary>
     public double InitializerRange { get; init; } = 0.02;
 
@@ -94,6 +97,7 @@ public sealed record CausalLmConfig
             "MistralForCausalLM" => "mistral",
             "Qwen2ForCausalLM" => "qwen2",
             "GemmaForCausalLM" => "gemma",
+            "Phi3ForCausalLM" => "phi3",
             _ => "llama",
         };
         var json = new JsonObject
@@ -135,7 +139,7 @@ public sealed record CausalLmConfig
             json["attention_bias"] = QkvBias;
             json["mlp_bias"] = MlpBias;
         }
-        if (Architecture == "MistralForCausalLM")
+        if (Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             json["sliding_window"] = SlidingWindow;
         if (Architecture == "Qwen2ForCausalLM")
         {
@@ -157,6 +161,9 @@ public sealed record CausalLmConfig
         bool isQwen2 = architecture == "Qwen2ForCausalLM";
         bool isMistral = architecture == "MistralForCausalLM";
         bool isGemma = architecture == "GemmaForCausalLM";
+        bool isPhi3 = architecture == "Phi3ForCausalLM";
+        if (Double(json, "partial_rotary_factor") is double partial && partial != 1.0)
+            throw new LlmMergeException($"{source}: partial_rotary_factor {partial} is not supported; rotary embeddings cover whole heads here");
         bool attentionBias = Bool(json, "attention_bias") ?? false;
 
         // Newer transformers write rope_theta and the scaling inside rope_parameters; older ones at the top level.
@@ -166,9 +173,10 @@ public sealed record CausalLmConfig
 
         int? window = null;
         var sliding = new bool[layers];
-        if (isMistral)
+        if (isMistral || (isPhi3 && Int(json, "sliding_window") is not null))
         {
             // MistralConfig's default is 4096; configs of v0.2 and later write null to turn it off.
+            // Phi3Config's default is none, so Phi-3 only slides where its config says so.
             window = json.ContainsKey("sliding_window") ? Int(json, "sliding_window") : 4096;
             Array.Fill(sliding, true);
         }
@@ -198,13 +206,14 @@ public sealed record CausalLmConfig
             RmsNormEps = Double(json, "rms_norm_eps") ?? 1e-6,
             RopeTheta = ropeTheta,
             RopeScaling = scaling,
-            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : isGemma ? 8192 : 2048),
+            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : isGemma ? 8192 : isPhi3 ? 4096 : 2048),
             // transformers' PretrainedConfig default is true, and GemmaConfig keeps it; Llama, Mistral and Qwen2 set false.
             TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? isGemma,
             QkvBias = isQwen2 || (!isMistral && attentionBias),
             OutputBias = !isQwen2 && !isMistral && attentionBias,
             MlpBias = !isQwen2 && !isMistral && !isGemma && (Bool(json, "mlp_bias") ?? false),
             NormWeightPlusOne = isGemma,
+            FusedProjections = isPhi3,
             ScaleEmbeddings = isGemma,
             SlidingWindow = window,
             SlidingLayers = sliding,

@@ -89,3 +89,7 @@ public sealed class Qwen2ForCausalLM(CausalLmConfig config, Device? device = nul
 /// <summary>Gemma (<c>GemmaForCausalLM</c>): embeddings scaled by sqrt(hidden), norms scaled by 1 + weight, GeGLU (tanh gelu), tied embeddings.</summary>
 public sealed class GemmaForCausalLM(CausalLmConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
     : DecoderForCausalLM(nameof(GemmaForCausalLM), config, device, dtype);
+
+/// <summary>Phi-3 (<c>Phi3ForCausalLM</c>): Llama's block with fused qkv_proj and gate_up_proj, a sliding window when set.</summary>
+public sealed class Phi3ForCausalLM(CausalLmConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    : DecoderForCausalLM(nameof(Phi3ForCausalLM), config, device, dtype);

@@ -9,19 +9,27 @@ namespace LlmMerge.Tests.Eval;
 /// <summary>The module tree keeps Hugging Face's names and stays trainable.</summary>
 public class DecoderModuleTests
 {
-    [TestCase(false)]
-    [TestCase(true)]
-    public void ParameterNamesAreTheCheckpointsTensorNames(bool qwen2)
+    [TestCase("LlamaForCausalLM", "lm_head.weight")]
+    [TestCase("Qwen2ForCausalLM", "model.layers.1.self_attn.k_proj.bias")]
+    [TestCase("Phi3ForCausalLM", "model.layers.1.mlp.gate_up_proj.weight")]
+    public void ParameterNamesAreTheCheckpointsTensorNames(string architecture, string oneOfThem)
     {
-        var tiny = new TinyDecoder(qwen2 ? ForwardPassTests.Qwen2Shape() : ForwardPassTests.LlamaShape(), seed: 1);
+        var shape = architecture switch
+        {
+            "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
+            "Phi3ForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "phi3" },
+            _ => ForwardPassTests.LlamaShape(),
+        };
+        var tiny = new TinyDecoder(shape, seed: 1);
+        var checkpoint = shape.IsPhi3 ? tiny.Fused() : tiny.Weights;
         using var dir = new TempDir();
         using var model = CausalLmLoader.LoadModel(tiny.Write(dir["model"]));
         var names = model.Model.NamedParametersForSaving().Select(p => p.Name).ToList();
-        Assert.That(names, Is.EquivalentTo(tiny.Weights.Keys));
+        Assert.That(names, Is.EquivalentTo(checkpoint.Keys));
         Assert.That(names[0], Is.EqualTo("model.embed_tokens.weight"));
         foreach (var (name, t) in model.Model.NamedParametersForSaving())
-            Assert.That(t.shape, Is.EqualTo(tiny.Weights[name].Shape), name);
-        Assert.That(names, qwen2 ? Does.Contain("model.layers.1.self_attn.k_proj.bias") : Does.Contain("lm_head.weight"));
+            Assert.That(t.shape, Is.EqualTo(checkpoint[name].Shape), name);
+        Assert.That(names, Does.Contain(oneOfThem));
     }
 
     [Test]
@@ -58,6 +66,7 @@ public class DecoderModuleTests
     [TestCase("Qwen2ForCausalLM")]
     [TestCase("MistralForCausalLM")]
     [TestCase("GemmaForCausalLM")]
+    [TestCase("Phi3ForCausalLM")]
     public void ASavedModelLoadsBackWithTheSameShapeAndLogits(string architecture)
     {
         TorchRuntime.Initialize();
@@ -66,6 +75,7 @@ public class DecoderModuleTests
             "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
             "MistralForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "mistral", RopeScaling = null, SlidingWindow = 4 },
             "GemmaForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "gemma", RopeScaling = null, Tied = true },
+            "Phi3ForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "phi3", RopeScaling = null, SlidingWindow = 4 },
             _ => ForwardPassTests.LlamaShape(),
         };
         var config = CausalLmArchitectures.ReadConfig(new ModelConfig(new TinyDecoder(shape, 1).Config()));

@@ -89,6 +89,13 @@ public class ForwardPassTests
     }
 
     [Test]
+    public void Phi3WithFusedProjectionsAndSlidingWindowMatchesTheReference()
+    {
+        var shape = LlamaShape() with { Architecture = "Phi3ForCausalLM", ModelType = "phi3", RopeScaling = null, SlidingWindow = 5 };
+        AssertScoresMatchReference(new TinyDecoder(shape, seed: 13));
+    }
+
+    [Test]
     public void MistralSlidingWindowMatchesTheReference()
     {
         // A window of 3 over a 6-token context: the cached continuation pass must hide the older context keys too.
@@ -116,12 +123,14 @@ public class ForwardPassTests
     [TestCase("LlamaForCausalLM")]
     [TestCase("Qwen2ForCausalLM")]
     [TestCase("MistralForCausalLM")]
+    [TestCase("Phi3ForCausalLM")]
     public void CachedScoresEqualScoringTheFullSequenceWithoutCache(string architecture)
     {
         var shape = architecture switch
         {
             "Qwen2ForCausalLM" => Qwen2Shape(),
             "MistralForCausalLM" => LlamaShape() with { Architecture = architecture, ModelType = "mistral", SlidingWindow = 4 },
+            "Phi3ForCausalLM" => LlamaShape() with { Architecture = architecture, ModelType = "phi3", SlidingWindow = 4 },
             _ => LlamaShape(),
         };
         var tiny = new TinyDecoder(shape, seed: 6);

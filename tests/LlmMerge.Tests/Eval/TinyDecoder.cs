@@ -24,6 +24,7 @@ public sealed record TinyDecoderShape
     public bool Tied { get; init; }
     public int? SlidingWindow { get; init; }
     public bool IsGemma => Architecture == "GemmaForCausalLM";
+    public bool IsPhi3 => Architecture == "Phi3ForCausalLM";
 }
 
 /// <summary>A tiny decoder with seeded random weights, kept as float arrays so a test can run it by hand.</summary>
@@ -93,7 +94,7 @@ public sealed class TinyDecoder
             ["hidden_act"] = "silu",
             ["rope_scaling"] = s.RopeScaling?.DeepClone(),
         };
-        if (s.Architecture == "MistralForCausalLM")
+        if (s.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             c["sliding_window"] = s.SlidingWindow;
         if (s.IsGemma)
         {
@@ -108,7 +109,7 @@ public sealed class TinyDecoder
     public string Write(string dir, SafetensorsDType dtype = SafetensorsDType.F32, Action<JsonObject, Dictionary<string, (long[] Shape, float[] Values)>>? edit = null)
     {
         var config = Config();
-        var weights = new Dictionary<string, (long[] Shape, float[] Values)>(Weights, StringComparer.Ordinal);
+        var weights = Shape.IsPhi3 ? Fused() : new Dictionary<string, (long[] Shape, float[] Values)>(Weights, StringComparer.Ordinal);
         edit?.Invoke(config, weights);
         var model = new TinyModel();
         foreach (var (name, (shape, values)) in weights)
@@ -117,5 +118,32 @@ public sealed class TinyDecoder
         foreach (var (k, v) in config)
             model.Config[k] = v?.DeepClone();
         return model.Write(dir);
+    }
+
+    /// <summary>
+    /// Phi-3's checkpoint layout of the same weights: q, k, v rows stacked into qkv_proj, gate then up rows into
+    /// gate_up_proj. The reference keeps them apart, so a test also checks how the fused tensors are split.
+    /// </summary>
+    public Dictionary<string, (long[] Shape, float[] Values)> Fused()
+    {
+        var result = new Dictionary<string, (long[] Shape, float[] Values)>(StringComparer.Ordinal);
+        foreach (var (name, w) in Weights)
+        {
+            if (name.Contains(".self_attn.q_proj.", StringComparison.Ordinal))
+                result[name.Replace("q_proj", "qkv_proj", StringComparison.Ordinal)] = Stack(name, name.Replace("q_proj", "k_proj", StringComparison.Ordinal), name.Replace("q_proj", "v_proj", StringComparison.Ordinal));
+            else if (name.Contains(".mlp.gate_proj.", StringComparison.Ordinal))
+                result[name.Replace("gate_proj", "gate_up_proj", StringComparison.Ordinal)] = Stack(name, name.Replace("gate_proj", "up_proj", StringComparison.Ordinal));
+            else if (!name.Contains("k_proj", StringComparison.Ordinal) && !name.Contains("v_proj", StringComparison.Ordinal) && !name.Contains(".up_proj", StringComparison.Ordinal))
+                result[name] = w;
+        }
+        return result;
+    }
+
+    private (long[] Shape, float[] Values) Stack(params string[] names)
+    {
+        var parts = names.Select(n => Weights[n]).ToList();
+        long[] shape = [.. parts[0].Shape];
+        shape[0] = parts.Sum(p => p.Shape[0]);
+        return (shape, parts.SelectMany(p => p.Values).ToArray());
     }
 }
