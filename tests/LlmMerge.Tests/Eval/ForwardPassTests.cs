@@ -200,9 +200,11 @@ public class ForwardPassTests
     public void ManyChoicesAreScoredInSeveralBatchesWithTheSameResult()
     {
         var tiny = new TinyDecoder(LlamaShape(), seed: 10);
-        using var model = CausalLmLoader.Load(tiny.Write(_dir["model"]));
+        using var model = CausalLmLoader.LoadModel(tiny.Write(_dir["model"]));
         var rng = new Random(1);
         var choices = Enumerable.Range(0, 40).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, rng.Next(1, 6)).Select(_ => rng.Next(tiny.Shape.Vocab)).ToArray()).ToList();
+        // Room for 3 rows of 4 positions at a time: 14 batches, the last one short.
+        model.MaxLogProbElements = 3 * 4 * tiny.Shape.Vocab;
         var together = model.ScoreContinuations(Context, choices);
         for (int i = 0; i < choices.Count; i += 7)
         {
