@@ -131,14 +131,15 @@ public sealed record CausalLmConfig
             }
             json["rope_scaling"] = scaling;
         }
-        if (Architecture == "LlamaForCausalLM")
+        if (Architecture is "LlamaForCausalLM" or "GemmaForCausalLM")
         {
-            // Llama's one attention_bias covers q, k, v and o; a config with only some of them has no Llama spelling.
+            // One attention_bias covers q, k, v and o; a config with only some of them has no spelling here.
             if (QkvBias != OutputBias)
                 throw new LlmMergeException($"{Architecture}: attention_bias sets q/k/v and o_proj biases together; this config has them differ");
             json["attention_bias"] = QkvBias;
-            json["mlp_bias"] = MlpBias;
         }
+        if (Architecture == "LlamaForCausalLM")
+            json["mlp_bias"] = MlpBias;
         if (Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             json["sliding_window"] = SlidingWindow;
         if (Architecture == "Qwen2ForCausalLM")
@@ -164,7 +165,8 @@ public sealed record CausalLmConfig
         bool isPhi3 = architecture == "Phi3ForCausalLM";
         if (Double(json, "partial_rotary_factor") is double partial && partial != 1.0)
             throw new LlmMergeException($"{source}: partial_rotary_factor {partial} is not supported; rotary embeddings cover whole heads here");
-        bool attentionBias = Bool(json, "attention_bias") ?? false;
+        // Mistral and Phi-3 have no bias anywhere, whatever a config says; Llama and Gemma follow attention_bias.
+        bool attentionBias = !isMistral && !isPhi3 && (Bool(json, "attention_bias") ?? false);
 
         // Newer transformers write rope_theta and the scaling inside rope_parameters; older ones at the top level.
         var ropeParameters = json["rope_parameters"] as JsonObject;
@@ -209,9 +211,9 @@ public sealed record CausalLmConfig
             MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : isGemma ? 8192 : isPhi3 ? 4096 : 2048),
             // transformers' PretrainedConfig default is true, and GemmaConfig keeps it; Llama, Mistral and Qwen2 set false.
             TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? isGemma,
-            QkvBias = isQwen2 || (!isMistral && attentionBias),
-            OutputBias = !isQwen2 && !isMistral && attentionBias,
-            MlpBias = !isQwen2 && !isMistral && !isGemma && (Bool(json, "mlp_bias") ?? false),
+            QkvBias = isQwen2 || attentionBias,
+            OutputBias = !isQwen2 && attentionBias,
+            MlpBias = architecture == "LlamaForCausalLM" && (Bool(json, "mlp_bias") ?? false),
             NormWeightPlusOne = isGemma,
             FusedProjections = isPhi3,
             ScaleEmbeddings = isGemma,

@@ -71,6 +71,10 @@ public class ForwardPassTests
         AssertScoresMatchReference(new TinyDecoder(LlamaShape() with { RopeScaling = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 } }, seed: 2));
 
     [Test]
+    public void LlamaWithAttentionAndMlpBiasesMatchesTheReference() =>
+        AssertScoresMatchReference(new TinyDecoder(LlamaShape() with { QkvBias = true, AllBiases = true }, seed: 14));
+
+    [Test]
     public void Qwen2WithBiasesAndTiedEmbeddingsMatchesTheReference()
     {
         var tiny = new TinyDecoder(Qwen2Shape(), seed: 3);

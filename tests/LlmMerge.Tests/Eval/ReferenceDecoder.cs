@@ -32,10 +32,10 @@ public sealed class ReferenceDecoder(TinyDecoder model)
             var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
             for (int t = 0; t < n; t++)
             {
-                var gate = MatVec(W(p + "mlp.gate_proj.weight"), null, normed2[t], _s.Intermediate);
-                var up = MatVec(W(p + "mlp.up_proj.weight"), null, normed2[t], _s.Intermediate);
+                var gate = MatVec(W(p + "mlp.gate_proj.weight"), B(p + "mlp.gate_proj.bias"), normed2[t], _s.Intermediate);
+                var up = MatVec(W(p + "mlp.up_proj.weight"), B(p + "mlp.up_proj.bias"), normed2[t], _s.Intermediate);
                 var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
-                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), null, act, d));
+                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), B(p + "mlp.down_proj.bias"), act, d));
             }
         }
 
@@ -102,7 +102,7 @@ public sealed class ReferenceDecoder(TinyDecoder model)
                         o[head * hd + e] += weights[j] / total * v[j][kvh * hd + e];
                 }
             }
-            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), null, o, _s.Hidden);
+            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), B(p + "self_attn.o_proj.bias"), o, _s.Hidden);
         }
         return output;
     }

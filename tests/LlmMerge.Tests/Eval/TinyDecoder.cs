@@ -21,6 +21,8 @@ public sealed record TinyDecoderShape
     public int MaxPositions { get; init; } = 64;
     public JsonObject? RopeScaling { get; init; }
     public bool QkvBias { get; init; }
+    /// <summary>Llama's attention_bias and mlp_bias: biases on every projection (QkvBias must be set too).</summary>
+    public bool AllBiases { get; init; }
     public bool Tied { get; init; }
     public int? SlidingWindow { get; init; }
     public bool IsGemma => Architecture == "GemmaForCausalLM";
@@ -63,6 +65,13 @@ public sealed class TinyDecoder
                 Add(p + "self_attn.v_proj.bias", [s.KvHeads * s.HeadDim], 0.3);
             }
             Add(p + "self_attn.o_proj.weight", [s.Hidden, s.Heads * s.HeadDim], 0.3);
+            if (s.AllBiases)
+            {
+                Add(p + "self_attn.o_proj.bias", [s.Hidden], 0.3);
+                Add(p + "mlp.gate_proj.bias", [s.Intermediate], 0.3);
+                Add(p + "mlp.up_proj.bias", [s.Intermediate], 0.3);
+                Add(p + "mlp.down_proj.bias", [s.Hidden], 0.3);
+            }
             Add(p + "post_attention_layernorm.weight", [s.Hidden], 0.2, 1.0);
             Add(p + "mlp.gate_proj.weight", [s.Intermediate, s.Hidden], 0.3);
             Add(p + "mlp.up_proj.weight", [s.Intermediate, s.Hidden], 0.3);
@@ -96,6 +105,11 @@ public sealed class TinyDecoder
         };
         if (s.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             c["sliding_window"] = s.SlidingWindow;
+        if (s.AllBiases)
+        {
+            c["attention_bias"] = true;
+            c["mlp_bias"] = true;
+        }
         if (s.IsGemma)
         {
             // As gemma-2b's config.json reads: hidden_act says gelu, the model runs the tanh approximation.
