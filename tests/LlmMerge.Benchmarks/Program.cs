@@ -9,6 +9,7 @@ using LlmMerge.Torch;
 // Usage (from the repository root):
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- generate DIR [tiny]
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- ties DIR
+//   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- forward DIR [ROUNDS] [THREADS]
 // `ties` runs each contender in its own process (so peak memory is its own) and prints a table.
 string verb = args.ElementAtOrDefault(0) ?? "help";
 switch (verb)
@@ -84,6 +85,12 @@ switch (verb)
             Console.WriteLine($"| {r.Name} | {r.Seconds:F2} | {inputGb / r.Seconds:F2} | {r.PeakGb:F2} | {r.Seconds / ours:F2}x |");
         return 0;
     }
+    case "forward":
+        // Writes DIR/forward-model (about 56M parameters) on first use; compares against python/forward_baseline.py.
+        return ForwardBenchmark.Run(
+            Path.GetFullPath(args[1]),
+            rounds: args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
+            threads: args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2);
     case "run-one":
     {
         string mode = args[1];
@@ -114,6 +121,6 @@ switch (verb)
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: generate DIR [tiny] | ties DIR");
+        Console.Error.WriteLine("usage: generate DIR [tiny] | ties DIR | forward DIR [ROUNDS] [THREADS]");
         return 2;
 }

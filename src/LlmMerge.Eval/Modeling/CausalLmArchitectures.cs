@@ -11,6 +11,8 @@ public static class CausalLmArchitectures
         ["LlamaForCausalLM"] = (c, d, t) => new LlamaForCausalLM(c, d, t),
         ["MistralForCausalLM"] = (c, d, t) => new MistralForCausalLM(c, d, t),
         ["Qwen2ForCausalLM"] = (c, d, t) => new Qwen2ForCausalLM(c, d, t),
+        ["GemmaForCausalLM"] = (c, d, t) => new GemmaForCausalLM(c, d, t),
+        ["Phi3ForCausalLM"] = (c, d, t) => new Phi3ForCausalLM(c, d, t),
     };
 
     // For configs without an architectures list, as some hand-written ones are.
@@ -19,6 +21,8 @@ public static class CausalLmArchitectures
         ["llama"] = "LlamaForCausalLM",
         ["mistral"] = "MistralForCausalLM",
         ["qwen2"] = "Qwen2ForCausalLM",
+        ["gemma"] = "GemmaForCausalLM",
+        ["phi3"] = "Phi3ForCausalLM",
     };
 
     public static IReadOnlyCollection<string> Supported => Factories.Keys;

@@ -38,4 +38,28 @@ public static class CausalLmWeights
             parameter.copy_(loaded);
         }
     }
+
+    /// <summary>
+    /// Writes the model as a Hugging Face folder: config.json and model.safetensors (shards with an index past
+    /// <paramref name="maxShardBytes"/>), every parameter under its transformers name, in <paramref name="dtype"/>.
+    /// </summary>
+    public static void Save(DecoderForCausalLM model, string directory, ScalarType dtype = ScalarType.Float32, long maxShardBytes = ShardedModelWriter.DefaultShardBytes)
+    {
+        Directory.CreateDirectory(directory);
+        var config = model.Config.ToJson();
+        config["torch_dtype"] = dtype switch
+        {
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Float16 => "float16",
+            _ => "float32",
+        };
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        var parameters = model.NamedParametersForSaving();
+        var specs = parameters.Select(p => (p.Name, dtype.ToSafetensors(), p.Tensor.shape)).ToList();
+        using var writer = new ShardedModelWriter(directory, specs, maxShardBytes);
+        using var noGrad = no_grad();
+        foreach (var (name, tensor) in parameters)
+            TensorBridge.Store(tensor, dtype, (offset, bytes) => writer.Write(name, bytes, offset));
+        writer.Complete();
+    }
 }

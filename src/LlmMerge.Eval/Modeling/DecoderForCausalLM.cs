@@ -56,7 +56,7 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// transformers' initialisation for training from scratch: weights normal(0, initializer_range), biases zero,
-    /// norms one. Seeded, so a run can be repeated.
+    /// norms one (Gemma's zero, which scales by one). Seeded, so a run can be repeated.
     /// </summary>
     public void InitializeWeights(long seed)
     {
@@ -65,7 +65,7 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-                p.fill_(1.0);
+                p.fill_(Config.NormWeightPlusOne ? 0.0 : 1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
                 p.zero_();
             else
@@ -85,3 +85,11 @@ public sealed class MistralForCausalLM(CausalLmConfig config, Device? device = n
 /// <summary>Qwen2 (<c>Qwen2ForCausalLM</c>): biases on q, k and v projections, often tied embeddings.</summary>
 public sealed class Qwen2ForCausalLM(CausalLmConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
     : DecoderForCausalLM(nameof(Qwen2ForCausalLM), config, device, dtype);
+
+/// <summary>Gemma (<c>GemmaForCausalLM</c>): embeddings scaled by sqrt(hidden), norms scaled by 1 + weight, GeGLU (tanh gelu), tied embeddings.</summary>
+public sealed class GemmaForCausalLM(CausalLmConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    : DecoderForCausalLM(nameof(GemmaForCausalLM), config, device, dtype);
+
+/// <summary>Phi-3 (<c>Phi3ForCausalLM</c>): Llama's block with fused qkv_proj and gate_up_proj, a sliding window when set.</summary>
+public sealed class Phi3ForCausalLM(CausalLmConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    : DecoderForCausalLM(nameof(Phi3ForCausalLM), config, device, dtype);

@@ -16,8 +16,8 @@ public sealed class DecoderLayer : nn.Module
     {
         self_attn = new DecoderAttention(c, device, dtype);
         mlp = new GatedMlp(c, device, dtype);
-        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
-        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
         register_module(nameof(self_attn), self_attn);
         register_module(nameof(mlp), mlp);
         register_module(nameof(input_layernorm), input_layernorm);

@@ -20,7 +20,7 @@ public sealed class DecoderModel : nn.Module
         _inverseFrequencies = RotaryEmbedding.InverseFrequencies(c).Select(f => (float)f).ToArray();
         embed_tokens = new TokenEmbedding(c.VocabSize, c.HiddenSize, device, dtype);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, device, dtype)).ToArray());
-        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
         register_module(nameof(embed_tokens), embed_tokens);
         register_module(nameof(layers), layers);
         register_module(nameof(norm), norm);
@@ -38,6 +38,8 @@ public sealed class DecoderModel : nn.Module
         long past = cache?.Length ?? 0;
         long seq = inputIds.shape[1];
         var h = embed_tokens.forward(inputIds);
+        if (_config.ScaleEmbeddings)
+            h = h * tensor(Math.Sqrt(_config.HiddenSize), h.dtype, h.device); // rounded to the model's dtype, as transformers does
         var (cos, sin) = RotaryEmbedding.CosSin(_inverseFrequencies, past, seq, h.device, h.dtype);
         using var full = AttentionMask.Build(past, seq, null, h.device);
         using var windowed = _config.SlidingWindow is int w ? AttentionMask.Build(past, seq, w, h.device) : null;

@@ -4,16 +4,21 @@ using static TorchSharp.torch;
 
 namespace LlmMerge.Evaluation.Modeling;
 
-/// <summary>Llama's RMSNorm: normalised in float32 whatever the model's dtype, then scaled by <c>weight</c>, as transformers does.</summary>
+/// <summary>
+/// RMSNorm, normalised in float32 whatever the model's dtype. Llama scales by <c>weight</c> after the cast back;
+/// Gemma by 1 + <c>weight</c> before it, each as transformers does, so bf16 rounds where theirs does.
+/// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly double _eps;
+    private readonly bool _plusOne;
 
-    public RmsNorm(long size, double eps, Device device, ScalarType dtype)
+    public RmsNorm(long size, double eps, Device device, ScalarType dtype, bool plusOne = false)
         : base(nameof(RmsNorm))
     {
         _eps = eps;
+        _plusOne = plusOne;
         weight = new Parameter(empty([size], dtype, device));
         register_parameter(nameof(weight), weight);
     }
@@ -26,6 +31,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var x = input.to(ScalarType.Float32);
         var variance = x.pow(2).mean([-1L], keepdim: true);
         x = x * (variance + _eps).rsqrt();
-        return (weight * x.to(input.dtype)).MoveToOuterDisposeScope();
+        var y = _plusOne ? (x * (weight.to(ScalarType.Float32) + 1.0)).to(input.dtype) : weight * x.to(input.dtype);
+        return y.MoveToOuterDisposeScope();
     }
 }

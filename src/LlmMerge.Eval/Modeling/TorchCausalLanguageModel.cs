@@ -8,10 +8,6 @@ namespace LlmMerge.Evaluation.Modeling;
 /// </summary>
 public sealed class TorchCausalLanguageModel : ICausalLanguageModel
 {
-    // Upper bound on the float32 log-probabilities held at once (rows x positions x vocab); beyond it the
-    // continuations are scored in several batches, so a long-vocabulary model with many choices stays in memory.
-    private const long MaxLogProbElements = 64L << 20;
-
     private readonly Device _device;
 
     /// <summary>Wraps a model whose weights are set; this object owns and disposes it.</summary>
@@ -28,6 +24,12 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
     public int MaxSequenceLength => Model.Config.MaxPositionEmbeddings;
 
     public int VocabSize => Model.Config.VocabSize;
+
+    /// <summary>
+    /// Upper bound on the float32 log-probabilities held at once (rows x positions x vocab, 256 MB by default);
+    /// beyond it the continuations are scored in several batches, so a long vocabulary with many choices fits.
+    /// </summary>
+    internal long MaxLogProbElements { get; set; } = 64L << 20;
 
     public IReadOnlyList<ContinuationScore> ScoreContinuations(IReadOnlyList<int> context, IReadOnlyList<IReadOnlyList<int>> continuations)
     {

@@ -9,19 +9,27 @@ namespace LlmMerge.Tests.Eval;
 /// <summary>The module tree keeps Hugging Face's names and stays trainable.</summary>
 public class DecoderModuleTests
 {
-    [TestCase(false)]
-    [TestCase(true)]
-    public void ParameterNamesAreTheCheckpointsTensorNames(bool qwen2)
+    [TestCase("LlamaForCausalLM", "lm_head.weight")]
+    [TestCase("Qwen2ForCausalLM", "model.layers.1.self_attn.k_proj.bias")]
+    [TestCase("Phi3ForCausalLM", "model.layers.1.mlp.gate_up_proj.weight")]
+    public void ParameterNamesAreTheCheckpointsTensorNames(string architecture, string oneOfThem)
     {
-        var tiny = new TinyDecoder(qwen2 ? ForwardPassTests.Qwen2Shape() : ForwardPassTests.LlamaShape(), seed: 1);
+        var shape = architecture switch
+        {
+            "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
+            "Phi3ForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "phi3" },
+            _ => ForwardPassTests.LlamaShape(),
+        };
+        var tiny = new TinyDecoder(shape, seed: 1);
+        var checkpoint = shape.IsPhi3 ? tiny.Fused() : tiny.Weights;
         using var dir = new TempDir();
         using var model = CausalLmLoader.LoadModel(tiny.Write(dir["model"]));
         var names = model.Model.NamedParametersForSaving().Select(p => p.Name).ToList();
-        Assert.That(names, Is.EquivalentTo(tiny.Weights.Keys));
+        Assert.That(names, Is.EquivalentTo(checkpoint.Keys));
         Assert.That(names[0], Is.EqualTo("model.embed_tokens.weight"));
         foreach (var (name, t) in model.Model.NamedParametersForSaving())
-            Assert.That(t.shape, Is.EqualTo(tiny.Weights[name].Shape), name);
-        Assert.That(names, qwen2 ? Does.Contain("model.layers.1.self_attn.k_proj.bias") : Does.Contain("lm_head.weight"));
+            Assert.That(t.shape, Is.EqualTo(checkpoint[name].Shape), name);
+        Assert.That(names, Does.Contain(oneOfThem));
     }
 
     [Test]
@@ -52,5 +60,37 @@ public class DecoderModuleTests
         }
         Assert.That(last, Is.LessThan(first * 0.5), "a tiny model memorises one sequence");
         ids.Dispose();
+    }
+
+    [TestCase("LlamaForCausalLM")]
+    [TestCase("Qwen2ForCausalLM")]
+    [TestCase("MistralForCausalLM")]
+    [TestCase("GemmaForCausalLM")]
+    [TestCase("Phi3ForCausalLM")]
+    public void ASavedModelLoadsBackWithTheSameShapeAndLogits(string architecture)
+    {
+        TorchRuntime.Initialize();
+        var shape = architecture switch
+        {
+            "Qwen2ForCausalLM" => ForwardPassTests.Qwen2Shape(),
+            "MistralForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "mistral", RopeScaling = null, SlidingWindow = 4 },
+            "GemmaForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "gemma", RopeScaling = null, Tied = true },
+            "Phi3ForCausalLM" => ForwardPassTests.LlamaShape() with { Architecture = architecture, ModelType = "phi3", RopeScaling = null, SlidingWindow = 4 },
+            _ => ForwardPassTests.LlamaShape(),
+        };
+        var config = CausalLmArchitectures.ReadConfig(new ModelConfig(new TinyDecoder(shape, 1).Config()));
+        using var dir = new TempDir();
+        using var model = CausalLmArchitectures.Create(config, CPU, ScalarType.Float32);
+        model.InitializeWeights(seed: 3);
+        CausalLmWeights.Save(model, dir["saved"]);
+
+        using var loaded = CausalLmLoader.LoadModel(dir["saved"]);
+        Assert.That(loaded.Model.Config with { SlidingLayers = [] }, Is.EqualTo(config with { SlidingLayers = [] }));
+        Assert.That(loaded.Model.Config.SlidingLayers, Is.EqualTo(config.SlidingLayers));
+        Assert.That(File.Exists(dir["saved/model.safetensors"]), Is.True);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(new long[] { 3, 1, 4, 1, 5, 9, 2, 6 }).view(1, -1);
+        Assert.That(loaded.Model.forward(ids).allclose(model.forward(ids), rtol: 0, atol: 0), Is.True);
     }
 }

@@ -23,7 +23,7 @@ public class ForwardPassErrorTests
     {
         string dir = Write((c, _) => c["architectures"] = new JsonArray("GPTNeoXForCausalLM"));
         var e = Assert.Throws<LlmMergeException>(() => CausalLmLoader.Load(dir));
-        Assert.That(e!.Message, Does.Contain("GPTNeoXForCausalLM").And.Contain("LlamaForCausalLM").And.Contain("MistralForCausalLM").And.Contain("Qwen2ForCausalLM").And.Contain("config.json"));
+        Assert.That(e!.Message, Does.Contain("GPTNeoXForCausalLM").And.Contain("LlamaForCausalLM").And.Contain("MistralForCausalLM").And.Contain("Qwen2ForCausalLM").And.Contain("GemmaForCausalLM").And.Contain("Phi3ForCausalLM").And.Contain("config.json"));
     }
 
     [Test]
@@ -72,6 +72,14 @@ public class ForwardPassErrorTests
         string dir = Write((c, _) => c["rope_scaling"] = new JsonObject { ["rope_type"] = "yarn", ["factor"] = 4.0 });
         var e = Assert.Throws<LlmMergeException>(() => CausalLmLoader.Load(dir));
         Assert.That(e!.Message, Does.Contain("yarn").And.Contain("llama3"));
+    }
+
+    [Test]
+    public void PartialRotaryEmbeddingsAreNamed()
+    {
+        string dir = Write((c, _) => c["partial_rotary_factor"] = 0.75);
+        var e = Assert.Throws<LlmMergeException>(() => CausalLmLoader.Load(dir));
+        Assert.That(e!.Message, Does.Contain("partial_rotary_factor"));
     }
 
     [Test]

@@ -71,11 +71,32 @@ public class ForwardPassTests
         AssertScoresMatchReference(new TinyDecoder(LlamaShape() with { RopeScaling = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 } }, seed: 2));
 
     [Test]
+    public void LlamaWithAttentionAndMlpBiasesMatchesTheReference() =>
+        AssertScoresMatchReference(new TinyDecoder(LlamaShape() with { QkvBias = true, AllBiases = true }, seed: 14));
+
+    [Test]
     public void Qwen2WithBiasesAndTiedEmbeddingsMatchesTheReference()
     {
         var tiny = new TinyDecoder(Qwen2Shape(), seed: 3);
         Assert.That(tiny.Weights.ContainsKey("lm_head.weight"), Is.False, "a tied checkpoint holds no lm_head");
         AssertScoresMatchReference(tiny);
+    }
+
+    [Test]
+    public void GemmaMatchesTheReference()
+    {
+        // Norm weights near zero, as Gemma stores them (the scale is 1 + weight).
+        var tiny = new TinyDecoder(LlamaShape() with { Architecture = "GemmaForCausalLM", ModelType = "gemma", RopeScaling = null, Tied = true, KvHeads = 1 }, seed: 12);
+        foreach (var name in tiny.Weights.Keys.Where(n => n.EndsWith("norm.weight", StringComparison.Ordinal)).ToList())
+            tiny.Weights[name] = (tiny.Weights[name].Shape, tiny.Weights[name].Values.Select(v => v - 1f).ToArray());
+        AssertScoresMatchReference(tiny);
+    }
+
+    [Test]
+    public void Phi3WithFusedProjectionsAndSlidingWindowMatchesTheReference()
+    {
+        var shape = LlamaShape() with { Architecture = "Phi3ForCausalLM", ModelType = "phi3", RopeScaling = null, SlidingWindow = 5 };
+        AssertScoresMatchReference(new TinyDecoder(shape, seed: 13));
     }
 
     [Test]
@@ -106,12 +127,14 @@ public class ForwardPassTests
     [TestCase("LlamaForCausalLM")]
     [TestCase("Qwen2ForCausalLM")]
     [TestCase("MistralForCausalLM")]
+    [TestCase("Phi3ForCausalLM")]
     public void CachedScoresEqualScoringTheFullSequenceWithoutCache(string architecture)
     {
         var shape = architecture switch
         {
             "Qwen2ForCausalLM" => Qwen2Shape(),
             "MistralForCausalLM" => LlamaShape() with { Architecture = architecture, ModelType = "mistral", SlidingWindow = 4 },
+            "Phi3ForCausalLM" => LlamaShape() with { Architecture = architecture, ModelType = "phi3", SlidingWindow = 4 },
             _ => LlamaShape(),
         };
         var tiny = new TinyDecoder(shape, seed: 6);
@@ -181,9 +204,11 @@ public class ForwardPassTests
     public void ManyChoicesAreScoredInSeveralBatchesWithTheSameResult()
     {
         var tiny = new TinyDecoder(LlamaShape(), seed: 10);
-        using var model = CausalLmLoader.Load(tiny.Write(_dir["model"]));
+        using var model = CausalLmLoader.LoadModel(tiny.Write(_dir["model"]));
         var rng = new Random(1);
         var choices = Enumerable.Range(0, 40).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, rng.Next(1, 6)).Select(_ => rng.Next(tiny.Shape.Vocab)).ToArray()).ToList();
+        // Room for 3 rows of 4 positions at a time: 14 batches, the last one short.
+        model.MaxLogProbElements = 3 * 4 * tiny.Shape.Vocab;
         var together = model.ScoreContinuations(Context, choices);
         for (int i = 0; i < choices.Count; i += 7)
         {

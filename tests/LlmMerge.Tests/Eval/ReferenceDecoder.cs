@@ -20,7 +20,7 @@ public sealed class ReferenceDecoder(TinyDecoder model)
         var x = new double[n][];
         var emb = W("model.embed_tokens.weight");
         for (int t = 0; t < n; t++)
-            x[t] = emb.AsSpan(tokens[t] * d, d).ToArray();
+            x[t] = emb.AsSpan(tokens[t] * d, d).ToArray().Select(e => _s.IsGemma ? e * Math.Sqrt(d) : e).ToArray();
 
         for (int layer = 0; layer < _s.Layers; layer++)
         {
@@ -32,10 +32,10 @@ public sealed class ReferenceDecoder(TinyDecoder model)
             var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
             for (int t = 0; t < n; t++)
             {
-                var gate = MatVec(W(p + "mlp.gate_proj.weight"), null, normed2[t], _s.Intermediate);
-                var up = MatVec(W(p + "mlp.up_proj.weight"), null, normed2[t], _s.Intermediate);
-                var act = gate.Select((g, i) => g / (1 + Math.Exp(-g)) * up[i]).ToArray();
-                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), null, act, d));
+                var gate = MatVec(W(p + "mlp.gate_proj.weight"), B(p + "mlp.gate_proj.bias"), normed2[t], _s.Intermediate);
+                var up = MatVec(W(p + "mlp.up_proj.weight"), B(p + "mlp.up_proj.bias"), normed2[t], _s.Intermediate);
+                var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
+                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), B(p + "mlp.down_proj.bias"), act, d));
             }
         }
 
@@ -102,7 +102,7 @@ public sealed class ReferenceDecoder(TinyDecoder model)
                         o[head * hd + e] += weights[j] / total * v[j][kvh * hd + e];
                 }
             }
-            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), null, o, _s.Hidden);
+            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), B(p + "self_attn.o_proj.bias"), o, _s.Hidden);
         }
         return output;
     }
@@ -144,11 +144,15 @@ public sealed class ReferenceDecoder(TinyDecoder model)
         }).ToArray();
     }
 
+    // silu for the Llama family; Gemma's gelu with the tanh approximation.
+    private double Activation(double g) =>
+        _s.IsGemma ? 0.5 * g * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) : g / (1 + Math.Exp(-g));
+
     private double[] RmsNorm(double[] x, double[] weight)
     {
         double ms = x.Sum(e => e * e) / x.Length;
         double scale = 1 / Math.Sqrt(ms + _s.Eps);
-        return x.Select((e, i) => e * scale * weight[i]).ToArray();
+        return x.Select((e, i) => e * scale * (_s.IsGemma ? 1 + weight[i] : weight[i])).ToArray();
     }
 
     private static double[] MatVec(double[] w, double[]? bias, double[] x, int rows)

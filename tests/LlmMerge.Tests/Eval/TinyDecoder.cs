@@ -21,8 +21,12 @@ public sealed record TinyDecoderShape
     public int MaxPositions { get; init; } = 64;
     public JsonObject? RopeScaling { get; init; }
     public bool QkvBias { get; init; }
+    /// <summary>Llama's attention_bias and mlp_bias: biases on every projection (QkvBias must be set too).</summary>
+    public bool AllBiases { get; init; }
     public bool Tied { get; init; }
     public int? SlidingWindow { get; init; }
+    public bool IsGemma => Architecture == "GemmaForCausalLM";
+    public bool IsPhi3 => Architecture == "Phi3ForCausalLM";
 }
 
 /// <summary>A tiny decoder with seeded random weights, kept as float arrays so a test can run it by hand.</summary>
@@ -61,6 +65,13 @@ public sealed class TinyDecoder
                 Add(p + "self_attn.v_proj.bias", [s.KvHeads * s.HeadDim], 0.3);
             }
             Add(p + "self_attn.o_proj.weight", [s.Hidden, s.Heads * s.HeadDim], 0.3);
+            if (s.AllBiases)
+            {
+                Add(p + "self_attn.o_proj.bias", [s.Hidden], 0.3);
+                Add(p + "mlp.gate_proj.bias", [s.Intermediate], 0.3);
+                Add(p + "mlp.up_proj.bias", [s.Intermediate], 0.3);
+                Add(p + "mlp.down_proj.bias", [s.Hidden], 0.3);
+            }
             Add(p + "post_attention_layernorm.weight", [s.Hidden], 0.2, 1.0);
             Add(p + "mlp.gate_proj.weight", [s.Intermediate, s.Hidden], 0.3);
             Add(p + "mlp.up_proj.weight", [s.Intermediate, s.Hidden], 0.3);
@@ -92,8 +103,19 @@ public sealed class TinyDecoder
             ["hidden_act"] = "silu",
             ["rope_scaling"] = s.RopeScaling?.DeepClone(),
         };
-        if (s.Architecture == "MistralForCausalLM")
+        if (s.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             c["sliding_window"] = s.SlidingWindow;
+        if (s.AllBiases)
+        {
+            c["attention_bias"] = true;
+            c["mlp_bias"] = true;
+        }
+        if (s.IsGemma)
+        {
+            // As gemma-2b's config.json reads: hidden_act says gelu, the model runs the tanh approximation.
+            c["hidden_act"] = "gelu";
+            c["hidden_activation"] = "gelu_pytorch_tanh";
+        }
         return c;
     }
 
@@ -101,7 +123,7 @@ public sealed class TinyDecoder
     public string Write(string dir, SafetensorsDType dtype = SafetensorsDType.F32, Action<JsonObject, Dictionary<string, (long[] Shape, float[] Values)>>? edit = null)
     {
         var config = Config();
-        var weights = new Dictionary<string, (long[] Shape, float[] Values)>(Weights, StringComparer.Ordinal);
+        var weights = Shape.IsPhi3 ? Fused() : new Dictionary<string, (long[] Shape, float[] Values)>(Weights, StringComparer.Ordinal);
         edit?.Invoke(config, weights);
         var model = new TinyModel();
         foreach (var (name, (shape, values)) in weights)
@@ -110,5 +132,32 @@ public sealed class TinyDecoder
         foreach (var (k, v) in config)
             model.Config[k] = v?.DeepClone();
         return model.Write(dir);
+    }
+
+    /// <summary>
+    /// Phi-3's checkpoint layout of the same weights: q, k, v rows stacked into qkv_proj, gate then up rows into
+    /// gate_up_proj. The reference keeps them apart, so a test also checks how the fused tensors are split.
+    /// </summary>
+    public Dictionary<string, (long[] Shape, float[] Values)> Fused()
+    {
+        var result = new Dictionary<string, (long[] Shape, float[] Values)>(StringComparer.Ordinal);
+        foreach (var (name, w) in Weights)
+        {
+            if (name.Contains(".self_attn.q_proj.", StringComparison.Ordinal))
+                result[name.Replace("q_proj", "qkv_proj", StringComparison.Ordinal)] = Stack(name, name.Replace("q_proj", "k_proj", StringComparison.Ordinal), name.Replace("q_proj", "v_proj", StringComparison.Ordinal));
+            else if (name.Contains(".mlp.gate_proj.", StringComparison.Ordinal))
+                result[name.Replace("gate_proj", "gate_up_proj", StringComparison.Ordinal)] = Stack(name, name.Replace("gate_proj", "up_proj", StringComparison.Ordinal));
+            else if (!name.Contains("k_proj", StringComparison.Ordinal) && !name.Contains("v_proj", StringComparison.Ordinal) && !name.Contains(".up_proj", StringComparison.Ordinal))
+                result[name] = w;
+        }
+        return result;
+    }
+
+    private (long[] Shape, float[] Values) Stack(params string[] names)
+    {
+        var parts = names.Select(n => Weights[n]).ToList();
+        long[] shape = [.. parts[0].Shape];
+        shape[0] = parts.Sum(p => p.Shape[0]);
+        return (shape, parts.SelectMany(p => p.Values).ToArray());
     }
 }
