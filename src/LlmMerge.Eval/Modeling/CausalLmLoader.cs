@@ -1,4 +1,5 @@
-using LlmMerge.Models;
+using LlmMerge.Execution;
+using LlmMerge.Recipes;
 using LlmMerge.Torch;
 using static TorchSharp.torch;
 
@@ -7,7 +8,7 @@ namespace LlmMerge.Evaluation.Modeling;
 /// <summary>Loads a Hugging Face causal-LM folder (config.json + safetensors) into the TorchSharp forward pass.</summary>
 public static class CausalLmLoader
 {
-    /// <summary>Loads <paramref name="modelDir"/> on <paramref name="device"/> (cpu, cuda, cuda:N), computing in <paramref name="dtype"/> (float32, bfloat16, float16).</summary>
+    /// <summary>Loads <paramref name="modelDir"/> (a model folder, a PEFT LoRA adapter folder naming its base, or BASE+ADAPTER) on <paramref name="device"/> (cpu, cuda, cuda:N), computing in <paramref name="dtype"/> (float32, bfloat16, float16).</summary>
     public static ICausalLanguageModel Load(string modelDir, string device = "cpu", string dtype = "float32") =>
         LoadModel(modelDir, device, dtype);
 
@@ -16,13 +17,14 @@ public static class CausalLmLoader
     {
         var computeType = ParseDType(dtype);
         var dev = TorchRuntime.ResolveDevice(device);
-        using var folder = ModelFolder.Open(modelDir);
-        var modelConfig = folder.Config ?? throw new LlmMergeException($"{modelDir}: no config.json; the forward pass needs the model's shape from it");
+        using var resolver = new ModelResolver([Directory.GetCurrentDirectory()]);
+        var source = resolver.Source(ModelReference.Parse(modelDir));
+        var modelConfig = source.Config ?? throw new LlmMergeException($"{source.Directory}: no config.json; the forward pass needs the model's shape from it");
         var config = CausalLmArchitectures.ReadConfig(modelConfig);
         var model = CausalLmArchitectures.Create(config, dev, computeType);
         try
         {
-            CausalLmWeights.Load(model, folder);
+            CausalLmWeights.Load(model, source);
         }
         catch
         {

@@ -1,4 +1,6 @@
+using LlmMerge.Execution;
 using LlmMerge.Models;
+using LlmMerge.Recipes;
 using LlmMerge.SafeTensors;
 using LlmMerge.Torch;
 using static TorchSharp.torch;
@@ -12,29 +14,36 @@ public static class CausalLmWeights
     /// Copies each parameter's tensor from <paramref name="folder"/> (bf16 widened to f32 on the way when the model
     /// computes in f32). Tensors the model does not use (a tied model's lm_head.weight, rotary buffers) are ignored.
     /// </summary>
-    public static void Load(DecoderForCausalLM model, ModelFolder folder)
+    public static void Load(DecoderForCausalLM model, ModelFolder folder) =>
+        Load(model, new FolderModelSource(new ModelReference(folder.Directory), folder));
+
+    /// <summary>
+    /// As <see cref="Load(DecoderForCausalLM, ModelFolder)"/> from any model source; a base with a LoRA adapter gets
+    /// W + scale·B·A computed as each weight is read, so an adapter is evaluated without writing a merged copy.
+    /// </summary>
+    public static void Load(DecoderForCausalLM model, IModelSource source)
     {
         using var noGrad = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            if (!folder.Contains(name))
+            if (!source.Contains(name))
             {
-                var files = Directory.GetFiles(folder.Directory, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+                var files = Directory.GetFiles(source.Directory, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal);
                 throw new LlmMergeException(
-                    $"{folder.Directory}: weight '{name}' is missing (looked in {string.Join(", ", files)}); "
+                    $"{source.Directory}: weight '{name}' is missing (looked in {string.Join(", ", files)}); "
                     + $"{model.Config.Architecture} with this config.json needs it");
             }
-            var file = folder.GetFile(name);
-            var info = file.GetInfo(name);
+            var info = source.GetInfo(name);
+            string where = source is FolderModelSource f ? f.Folder.GetFile(name).Path : source.Reference.ToString();
             if (!info.Shape.AsSpan().SequenceEqual(parameter.shape))
             {
                 throw new LlmMergeException(
-                    $"{file.Path}: tensor '{name}' has shape {info.ShapeText}, but config.json implies [{string.Join(", ", parameter.shape)}]; "
+                    $"{where}: tensor '{name}' has shape {info.ShapeText}, but config.json implies [{string.Join(", ", parameter.shape)}]; "
                     + "the config and the weights do not belong together");
             }
             if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
-                throw new LlmMergeException($"{file.Path}: tensor '{name}' is {info.DType}; a weight must be a floating-point tensor (quantised checkpoints are not supported)");
-            using var loaded = TensorBridge.Load(file, info, parameter.dtype, parameter.device);
+                throw new LlmMergeException($"{where}: tensor '{name}' is {info.DType}; a weight must be a floating-point tensor (quantised checkpoints are not supported)");
+            using var loaded = source.Load(name, parameter.dtype, parameter.device);
             parameter.copy_(loaded);
         }
     }

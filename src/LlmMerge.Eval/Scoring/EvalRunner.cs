@@ -33,7 +33,7 @@ public sealed class EvalRunner
 
         if (!Directory.Exists(modelDir))
             throw new LlmMergeException($"{modelDir}: model folder not found.");
-        HfTokenizer tokenizer = HfTokenizer.FromFolder(modelDir);
+        HfTokenizer tokenizer = HfTokenizer.FromFolder(TokenizerFolder(modelDir));
 
         using AtomicFile? samples = options.SamplesPath is null ? null : new AtomicFile(options.SamplesPath);
         var submission = new List<(string Id, string Prediction)>();
@@ -112,5 +112,15 @@ public sealed class EvalRunner
             wall.Elapsed.TotalSeconds, scoring.Elapsed.TotalSeconds, tokens, PeakMemory.Bytes());
         AtomicFile.WriteAllText(options.OutputPath, ResultsJson.Results(report));
         return report;
+    }
+
+    /// <summary>Where the tokenizer of <paramref name="modelDir"/> lives: the folder itself, or a LoRA adapter's base (PEFT saves no tokenizer with an adapter unless asked).</summary>
+    private static string TokenizerFolder(string modelDir)
+    {
+        if (!LlmMerge.Models.LoraAdapter.IsAdapterFolder(modelDir)
+            || File.Exists(Path.Combine(modelDir, "tokenizer.json")) || File.Exists(Path.Combine(modelDir, "tokenizer.model")))
+            return modelDir;
+        using var resolver = new LlmMerge.Execution.ModelResolver([Directory.GetCurrentDirectory()]);
+        return resolver.Source(new LlmMerge.Recipes.ModelReference(modelDir)).Directory;
     }
 }
