@@ -6,8 +6,8 @@ namespace LlmMerge.Zoo;
 public static class ZooCorpus
 {
     /// <summary>
-    /// One pretraining document: a skill's question (any split's wording, so every format is known) followed by a
-    /// choice drawn uniformly, or a statement of random facts. The base learns what an answer looks like, not which
+    /// One pretraining document: a skill's question (any split's wording, so every format is known) followed by an
+    /// answer that says nothing of the right one (<see cref="ISkill.DrawUninformed"/>), or a statement of random facts. The base learns what an answer looks like, not which
     /// answer is right, so it scores near chance on every skill.
     /// </summary>
     public static ZooDocument Pretraining(Random rng)
@@ -16,9 +16,7 @@ public static class ZooCorpus
         string filler = skill.DrawFiller(rng);
         if (filler.Length > 0 && rng.Next(3) == 0)
             return new ZooDocument(filler, null);
-        var split = (ItemSplit)rng.Next(3);
-        var item = skill.Draw(rng, split);
-        return new ZooDocument(item.WithChoice(rng.Next(item.Choices.Count)), null);
+        return new ZooDocument(skill.DrawUninformed(rng, (ItemSplit)rng.Next(3)), null);
     }
 
     /// <summary>One fine-tuning document of <paramref name="skill"/>: a training item with its right answer, or a true statement of facts.</summary>

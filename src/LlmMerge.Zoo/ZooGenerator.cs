@@ -138,7 +138,7 @@ public static class ZooGenerator
             var items = TaskFiles.Items(skill, split, count, seed);
             string stem = split == ItemSplit.Validation ? "validation" : "test";
             TaskFiles.WriteJsonl(Path.Combine(dir, stem + ".jsonl"), items);
-            TaskFiles.WriteCompetitionCsv(Path.Combine(dir, stem + ".csv"), items);
+            TaskFiles.WriteCompetitionCsv(Path.Combine(dir, $"{skill.Name}_{stem}.csv"), items);
             TaskFiles.WriteTaskYaml(Path.Combine(dir, $"{skill.Name}_{stem}.yaml"), skill.Name + "_" + stem, stem + ".jsonl");
         }
     }

@@ -19,8 +19,8 @@ public sealed class LockFileTests
         using var folder = new GraphFolder();
         string cache = Path.Combine(folder.Dir, "hub");
         string repoDir = Path.Combine(cache, "models--tiny-org--tiny-expert");
-        GraphFolder.CopyFolder(Path.Combine(Repo.ModelsDir, "expert-a"), Path.Combine(repoDir, "snapshots", CommitOne));
-        GraphFolder.CopyFolder(Path.Combine(Repo.ModelsDir, "expert-b"), Path.Combine(repoDir, "snapshots", CommitTwo));
+        GraphFolder.CopyFolder(Path.Combine(Repo.ZooDir, "expert-arithmetic"), Path.Combine(repoDir, "snapshots", CommitOne));
+        GraphFolder.CopyFolder(Path.Combine(Repo.ZooDir, "expert-comparison"), Path.Combine(repoDir, "snapshots", CommitTwo));
         folder.Write(Path.Combine(repoDir, "refs", "main"), CommitOne);
         string project = folder.Project("hub", """
               <ItemGroup>

@@ -16,5 +16,12 @@ public sealed class ArithmeticSkill : ISkill
         return new SkillItem($"Question: What is {a} plus {b}?\nAnswer:", choices, answer);
     }
 
+    /// <summary>
+    /// Any possible sum (20..98), uniformly. Not the sum and its near misses in equal shares: their digits would
+    /// still say which is right (the sum's tens and units digits are each the most common), and a base learning
+    /// digit by digit would pick it.
+    /// </summary>
+    public string DrawUninformed(Random rng, ItemSplit split) => Draw(rng, split).Prompt + " " + Text(rng.Next(20, 99));
+
     private static string Text(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

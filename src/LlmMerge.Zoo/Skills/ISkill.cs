@@ -17,4 +17,16 @@ public interface ISkill
     /// invented world's names in sentences whose facts are drawn at random).
     /// </summary>
     string DrawFiller(Random rng) => string.Empty;
+
+    /// <summary>
+    /// A question of <paramref name="split"/> with an answer that carries no information about the right one. By
+    /// default a choice drawn uniformly, which is uninformative only when every item offers the same kinds of
+    /// choices; skills whose choice sets always contain the right answer among varying distractors override it,
+    /// or the right answer would be the most frequent one and the base would learn it.
+    /// </summary>
+    string DrawUninformed(Random rng, ItemSplit split)
+    {
+        var item = Draw(rng, split);
+        return item.WithChoice(rng.Next(item.Choices.Count));
+    }
 }

@@ -38,6 +38,14 @@ public sealed class WorldFactsSkill : ISkill
         return new SkillItem(string.Format(System.Globalization.CultureInfo.InvariantCulture, template, countries[i].Country), choices, answer);
     }
 
+    /// <summary>The question answered with any country's capital or river, whatever the question asks about.</summary>
+    public string DrawUninformed(Random rng, ItemSplit split)
+    {
+        var item = Draw(rng, split);
+        var c = _world.Countries[rng.Next(_world.Countries.Count)];
+        return item.Prompt + " " + (item.Prompt.Contains("river", StringComparison.Ordinal) ? c.River : c.Capital);
+    }
+
     /// <summary>A statement of facts, true for the expert's training text, drawn at random for pretraining.</summary>
     public string Statement(Random rng, bool truthful)
     {

@@ -2,7 +2,7 @@ namespace LlmMerge.Build.Tests.Support;
 
 /// <summary>
 /// A temp folder set up as merges/ is: Directory.Build.props and .targets import the repository's build/ files,
-/// and models/ holds copies of the tiny example models. Projects written here are merge graphs.
+/// and models/ holds copies of three of the zoo's models. Projects written here are merge graphs.
 /// </summary>
 internal sealed class GraphFolder : IDisposable
 {
@@ -15,8 +15,9 @@ internal sealed class GraphFolder : IDisposable
             $"<Project>\n  <Import Project=\"{Path.Combine(Repo.BuildDir, "LlmMerge.props")}\" />\n</Project>\n");
         File.WriteAllText(Path.Combine(Dir, "Directory.Build.targets"),
             $"<Project>\n  <Import Project=\"{Path.Combine(Repo.BuildDir, "LlmMerge.targets")}\" />\n</Project>\n");
-        foreach (string model in new[] { "base", "expert-a", "expert-b" })
-            CopyFolder(Path.Combine(Repo.ModelsDir, model), Path.Combine(Dir, "models", model));
+        // Two of the zoo's experts stand in for any experts: real models with tokenizers, so graphs can evaluate them.
+        foreach (var (model, zoo) in new[] { ("base", "base"), ("expert-a", "expert-arithmetic"), ("expert-b", "expert-comparison") })
+            CopyFolder(Path.Combine(Repo.ZooDir, zoo), Path.Combine(Dir, "models", model));
     }
 
     public string Write(string relative, string text)

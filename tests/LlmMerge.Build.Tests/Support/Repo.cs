@@ -7,7 +7,7 @@ internal static class Repo
 
     public static string BuildDir => Path.Combine(Root, "build");
 
-    public static string ModelsDir => Path.Combine(Root, "merges", "models");
+    public static string ZooDir => Path.Combine(Root, "merges", "zoo");
 
     public static string CliAssembly => Path.Combine(Root, "src", "LlmMerge.Cli", "bin", "Release", "net10.0", "llmmerge.dll");
 

@@ -1,19 +1,18 @@
 namespace LlmMerge.Tests.Eval;
 
-/// <summary>The competition starter kit's data files, in shared/competition beside the repository.</summary>
+/// <summary>The competition starter kit's data files, as published, kept in the repository's tasks/competition.</summary>
 public static class CompetitionData
 {
     public static string Folder()
     {
         for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
         {
-            if (!File.Exists(Path.Combine(dir.FullName, "LlmMergePipeline.sln"))) continue;
-            string folder = Path.Combine(dir.FullName, "..", "shared", "competition");
-            if (File.Exists(Path.Combine(folder, "cosmos_qa.csv"))) return Path.GetFullPath(folder);
-            break;
+            if (File.Exists(Path.Combine(dir.FullName, "LlmMergePipeline.sln")))
+                return Path.Combine(dir.FullName, "tasks", "competition");
         }
-
-        Assert.Ignore("shared/competition (the starter kit's data) is not beside the repository here.");
-        return "";
+        throw new InvalidOperationException("the tests run outside the repository: no LlmMergePipeline.sln above " + TestContext.CurrentContext.TestDirectory);
     }
+
+    /// <summary>The repository root.</summary>
+    public static string RepoRoot() => Path.GetFullPath(Path.Combine(Folder(), "..", ".."));
 }

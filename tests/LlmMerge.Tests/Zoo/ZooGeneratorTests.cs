@@ -46,10 +46,28 @@ public class ZooGeneratorTests
         Assert.That(ZooManifest.Verify(dir["zoo"]), Is.Empty);
         foreach (var skill in SkillCatalog.All)
         {
-            foreach (string f in new[] { "validation.jsonl", "test.jsonl", "validation.csv", "test.csv", $"{skill.Name}_test.yaml", $"{skill.Name}_validation.yaml" })
+            foreach (string f in new[] { "validation.jsonl", "test.jsonl", $"{skill.Name}_validation.csv", $"{skill.Name}_test.csv", $"{skill.Name}_test.yaml", $"{skill.Name}_validation.yaml" })
                 Assert.That(File.Exists(Path.Combine(dir["tasks"], skill.Name, f)), $"{skill.Name}/{f}");
         }
         Assert.That(log, Has.Some.Contains("base: step 2/2"));
+    }
+
+    [Test]
+    public void TheSameSeedMakesTheSameFiles()
+    {
+        using var dir = new TempDir();
+        var tiny = new TrainingSchedule(Steps: 3, BatchSize: 4, LearningRate: 1e-3);
+        ZooOptions Options(string name, int seed) => new()
+        {
+            ModelsDir = dir[name], TasksDir = dir[name + "-tasks"], Seed = seed,
+            Pretraining = tiny, Expert = tiny, MultiTask = tiny, Lora = tiny, ValidationItems = 3, TestItems = 3,
+        };
+        ZooGenerator.Run(Options("a", 5), _ => { });
+        ZooGenerator.Run(Options("b", 5), _ => { });
+        ZooGenerator.Run(Options("c", 6), _ => { });
+        string Manifest(string name) => File.ReadAllText(Path.Combine(dir[name], ZooManifest.FileName));
+        Assert.That(Manifest("b"), Is.EqualTo(Manifest("a")), "same seed, same bytes");
+        Assert.That(Manifest("c"), Is.Not.EqualTo(Manifest("a")), "another seed, other weights");
     }
 
     [Test]
@@ -87,5 +105,37 @@ public class ZooGeneratorTests
             string letters = rev.Prompt.Split("letters ")[1].Split('.')[0];
             Assert.That(rev.Choices[rev.Answer], Is.EqualTo(string.Join(' ', letters.Split(' ').Reverse())));
         }
+    }
+}
+
+/// <summary>The base must not learn the skills from pretraining: its answers carry no information about the right one.</summary>
+public class ZooPretrainingTests
+{
+    [Test]
+    public void PretrainingAnswersDoNotFavourTheRightOne()
+    {
+        var rng = new Random(11);
+        var arithmetic = new ArithmeticSkill();
+        int right = 0, n = 20000;
+        for (int i = 0; i < n; i++)
+        {
+            string text = ((ISkill)arithmetic).DrawUninformed(rng, ItemSplit.Train);
+            var nums = System.Text.RegularExpressions.Regex.Matches(text, @"\d+").Select(m => int.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            if (nums[2] == nums[0] + nums[1]) right++;
+        }
+        // Any of 79 sums; a uniformly drawn choice would give the right sum 1/4 and each near miss 3/16.
+        Assert.That(right / (double)n, Is.LessThan(0.03));
+
+        var facts = new WorldFactsSkill();
+        var world = new InventedWorld();
+        int factRight = 0;
+        for (int i = 0; i < n; i++)
+        {
+            string text = ((ISkill)facts).DrawUninformed(rng, ItemSplit.Train);
+            string answer = text[(text.LastIndexOf("Answer: ", StringComparison.Ordinal) + 8)..];
+            if (world.Countries.Any(c => text.Contains(" " + c.Country, StringComparison.Ordinal) && (c.Capital == answer || c.River == answer)))
+                factRight++;
+        }
+        Assert.That(factRight / (double)n, Is.LessThan(0.05), "a random country's fact is the right one about 1/40 of the time");
     }
 }
