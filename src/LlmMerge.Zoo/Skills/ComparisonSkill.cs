@@ -1,6 +1,10 @@
 namespace LlmMerge.Zoo.Skills;
 
-/// <summary>Which of two two-digit numbers is larger; the choices keep the order of the question.</summary>
+/// <summary>
+/// Which of two two-digit numbers is larger, or smaller; the choices keep the order of the question. Asking both
+/// ways makes a preference for some numbers (which a model that ignores the question may still have) right as
+/// often as wrong.
+/// </summary>
 public sealed class ComparisonSkill : ISkill
 {
     public string Name => "comparison";
@@ -17,6 +21,7 @@ public sealed class ComparisonSkill : ISkill
         int x = key / 100, y = key % 100;
         string xs = x.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string ys = y.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new SkillItem($"Question: Which number is larger, {xs} or {ys}?\nAnswer:", [xs, ys], x > y ? 0 : 1);
+        bool larger = rng.Next(2) == 0;
+        return new SkillItem($"Question: Which number is {(larger ? "larger" : "smaller")}, {xs} or {ys}?\nAnswer:", [xs, ys], (x > y) == larger ? 0 : 1);
     }
 }

@@ -99,7 +99,9 @@ public class ZooGeneratorTests
             Assert.That(int.Parse(add.Choices[add.Answer], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(nums[0] + nums[1]));
 
             var cmp = new ComparisonSkill().Draw(rng, ItemSplit.Test);
-            Assert.That(int.Parse(cmp.Choices[cmp.Answer], System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(int.Parse(cmp.Choices[1 - cmp.Answer], System.Globalization.CultureInfo.InvariantCulture)));
+            int chosen = int.Parse(cmp.Choices[cmp.Answer], System.Globalization.CultureInfo.InvariantCulture);
+            int other = int.Parse(cmp.Choices[1 - cmp.Answer], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(cmp.Prompt.Contains("larger", StringComparison.Ordinal) ? chosen > other : chosen < other, cmp.Prompt);
 
             var rev = new ReversalSkill().Draw(rng, ItemSplit.Test);
             string letters = rev.Prompt.Split("letters ")[1].Split('.')[0];
