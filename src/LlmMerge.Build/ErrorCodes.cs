@@ -19,5 +19,4 @@ internal static class ErrorCodes
     public const string FetchFailed = "LLM0111";
     public const string EvalFailed = "LLM0112";
     public const string LockMissing = "LLM0113";
-    public const string NoEvalVerb = "LLM0130";
 }
