@@ -5,9 +5,9 @@ using LlmMerge.Build.Tests.Support;
 namespace LlmMerge.Build.Tests;
 
 /// <summary>
-/// The report and the evaluation cache, without the eval verb: results are put in the cache under the keys the
-/// graph planned (obj/llmmerge/eval/KEY.pair), as `llmmerge eval` would leave them, in DESIGN.md's RESULTS.json
-/// shape. A build then scores nothing, since every (model, task) pair is already scored, and reports them.
+/// The report and the evaluation cache: known results are put in the cache under the keys the graph planned
+/// (obj/llmmerge/eval/KEY.pair), in the shape `llmmerge eval` writes. A build then scores nothing, since every
+/// (model, task) pair is already scored, and reports exactly those numbers.
 /// </summary>
 public sealed class ReportTests
 {
@@ -36,7 +36,11 @@ public sealed class ReportTests
         {
             acc += 0.25;
             File.WriteAllText(Path.Combine(cache, Path.GetFileNameWithoutExtension(pair) + ".json"),
-                new JsonObject { ["results"] = new JsonObject { ["choice"] = new JsonObject { ["acc"] = acc } }, ["average"] = new JsonObject { ["acc"] = acc } }.ToJsonString());
+                new JsonObject
+                {
+                    ["tasks"] = new JsonObject { ["choice"] = new JsonObject { ["rows"] = 2, ["metrics"] = new JsonObject { ["acc"] = acc, ["acc_norm"] = 0.0 } } },
+                    ["average"] = new JsonObject { ["acc"] = acc },
+                }.ToJsonString());
         }
 
         BuildResult second = folder.Build(project);
