@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LlmMerge.Evaluation.Scoring;
 using LlmMerge.Zoo.Skills;
 
 namespace LlmMerge.Zoo;
@@ -29,7 +30,7 @@ public static class TaskFiles
         var sb = new StringBuilder();
         for (int i = 0; i < items.Count; i++)
             sb.Append(JsonSerializer.Serialize(new { id = i, question = items[i].Prompt, choices = items[i].Choices, answer = items[i].Answer })).Append('\n');
-        WriteAtomically(path, sb.ToString());
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     /// <summary>The competition's format: <c>id,input,target,answer_choices,eval_type</c>, choices as a Python list literal.</summary>
@@ -44,7 +45,7 @@ public static class TaskFiles
               .Append(items[i].Answer.ToString(CultureInfo.InvariantCulture)).Append(',')
               .Append(Quote(choices)).Append(",multiple_choice\n");
         }
-        WriteAtomically(path, sb.ToString());
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     /// <summary>A task YAML (lm-evaluation-harness's form) over <paramref name="jsonl"/>, which lies beside it.</summary>
@@ -69,16 +70,8 @@ public static class TaskFiles
               - metric: acc_norm
 
             """;
-        WriteAtomically(path, yaml);
+        AtomicFile.WriteAllText(path, yaml);
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    internal static void WriteAtomically(string path, string text)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, text, new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
-    }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmMerge.Evaluation.Scoring;
 
 namespace LlmMerge.Zoo;
 
@@ -15,7 +16,7 @@ public static class ZooManifest
         var files = new JsonObject();
         foreach (var (path, sha) in Hash(dir))
             files[path] = sha;
-        TaskFiles.WriteAtomically(Path.Combine(dir, FileName), new JsonObject { ["files"] = files }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(dir, FileName), new JsonObject { ["files"] = files }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>Differences between the files under <paramref name="dir"/> and its manifest; empty when they agree.</summary>

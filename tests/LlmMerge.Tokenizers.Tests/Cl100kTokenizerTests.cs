@@ -1,4 +1,3 @@
-using Microsoft.ML.Tokenizers;
 using NUnit.Framework;
 
 namespace LlmMerge.Tokenizers.Tests;
@@ -8,60 +7,44 @@ namespace LlmMerge.Tokenizers.Tests;
 /// regex; ignore_merges; a BOS template), checked against OpenAI's encoding via Microsoft.ML.Tokenizers' Tiktoken.
 /// </summary>
 [TestFixture]
-public sealed class Cl100kTokenizerTests
+public sealed class Cl100kTokenizerTests() : PublishedTokenizerFixture(PublishedTokenizers.WriteCl100kLlama3Style, "gpt-4")
 {
-    private TempFolder _folder = null!;
-    private HfTokenizer _tokenizer = null!;
-    private TiktokenTokenizer _reference = null!;
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _folder = new TempFolder();
-        PublishedTokenizers.WriteCl100kLlama3Style(_folder.Path);
-        _tokenizer = HfTokenizer.FromFolder(_folder.Path);
-        _reference = TiktokenTokenizer.CreateForModel("gpt-4");
-    }
-
-    [OneTimeTearDown]
-    public void TearDown() => _folder.Dispose();
-
     [Test]
     public void PublishedEncodings()
     {
         // cl100k_base's ids as OpenAI's tiktoken documentation and cookbook print them.
-        Assert.That(_tokenizer.Encode("hello world", addSpecialTokens: false), Is.EqualTo(new[] { 15339, 1917 }));
-        Assert.That(_tokenizer.Encode("Hello world", addSpecialTokens: false), Is.EqualTo(new[] { 9906, 1917 }));
+        Assert.That(Tokenizer.Encode("hello world", addSpecialTokens: false), Is.EqualTo(new[] { 15339, 1917 }));
+        Assert.That(Tokenizer.Encode("Hello world", addSpecialTokens: false), Is.EqualTo(new[] { 9906, 1917 }));
     }
 
     [TestCaseSource(typeof(SampleTexts), nameof(SampleTexts.All))]
     public void MatchesTiktoken(string text)
     {
-        Assert.That(_tokenizer.Encode(text, addSpecialTokens: false), Is.EqualTo(_reference.EncodeToIds(text)));
+        Assert.That(Tokenizer.Encode(text, addSpecialTokens: false), Is.EqualTo(Reference.EncodeToIds(text)));
     }
 
     [TestCaseSource(typeof(SampleTexts), nameof(SampleTexts.All))]
     public void TemplateAddsBos(string text)
     {
-        Assert.That(_tokenizer.Encode(text), Is.EqualTo(new[] { 100257 }.Concat(_reference.EncodeToIds(text))));
+        Assert.That(Tokenizer.Encode(text), Is.EqualTo(new[] { 100257 }.Concat(Reference.EncodeToIds(text))));
     }
 
     [TestCaseSource(typeof(SampleTexts), nameof(SampleTexts.All))]
     public void DecodeRoundTrips(string text)
     {
-        Assert.That(_tokenizer.Decode(_tokenizer.Encode(text, addSpecialTokens: false)), Is.EqualTo(text));
-        Assert.That(_tokenizer.Decode(_tokenizer.Encode(text), skipSpecialTokens: true), Is.EqualTo(text));
+        Assert.That(Tokenizer.Decode(Tokenizer.Encode(text, addSpecialTokens: false)), Is.EqualTo(text));
+        Assert.That(Tokenizer.Decode(Tokenizer.Encode(text), skipSpecialTokens: true), Is.EqualTo(text));
     }
 
     [Test]
     public void SpecialTokensInTextAreNotSplit()
     {
         const string text = "<|fim_prefix|>def f():<|fim_suffix|>\n<|fim_middle|>return 1<|endofprompt|>";
-        IReadOnlyList<int> ids = _tokenizer.Encode(text, addSpecialTokens: false);
-        Assert.That(ids, Is.EqualTo(_reference.EncodeToIds(text)));
+        IReadOnlyList<int> ids = Tokenizer.Encode(text, addSpecialTokens: false);
+        Assert.That(ids, Is.EqualTo(Reference.EncodeToIds(text)));
         Assert.That(ids.Count(id => id is 100258 or 100259 or 100260 or 100276), Is.EqualTo(4));
-        Assert.That(_tokenizer.Decode(ids), Is.EqualTo(text));
-        Assert.That(_tokenizer.Decode(ids, skipSpecialTokens: true), Is.EqualTo("def f():\nreturn 1"));
+        Assert.That(Tokenizer.Decode(ids), Is.EqualTo(text));
+        Assert.That(Tokenizer.Decode(ids, skipSpecialTokens: true), Is.EqualTo("def f():\nreturn 1"));
     }
 
     [Test]
@@ -69,12 +52,12 @@ public sealed class Cl100kTokenizerTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(_tokenizer.AddsBos, Is.True);
-            Assert.That(_tokenizer.BosTokenId, Is.EqualTo(100257));
-            Assert.That(_tokenizer.EosTokenId, Is.EqualTo(100276));
-            Assert.That(_tokenizer.VocabSize, Is.EqualTo(100256 + 5));
-            Assert.That(_tokenizer.ModelMaxLength, Is.EqualTo(8192));
-            Assert.That(_tokenizer.ChatTemplate, Does.StartWith("{{ bos_token }}"));
+            Assert.That(Tokenizer.AddsBos, Is.True);
+            Assert.That(Tokenizer.BosTokenId, Is.EqualTo(100257));
+            Assert.That(Tokenizer.EosTokenId, Is.EqualTo(100276));
+            Assert.That(Tokenizer.VocabSize, Is.EqualTo(100256 + 5));
+            Assert.That(Tokenizer.ModelMaxLength, Is.EqualTo(8192));
+            Assert.That(Tokenizer.ChatTemplate, Does.StartWith("{{ bos_token }}"));
         });
     }
 }

@@ -14,16 +14,7 @@ public class StackedModelEvalTests
         var six = new TinyDecoder(new TinyDecoderShape { Layers = 6 }, seed: 61);
         four.Write(dir["four"]);
         six.Write(dir["six"]);
-        File.WriteAllText(dir["stack.yml"], """
-            merge_method: passthrough
-            slices:
-              - sources:
-                  - model: four
-                    layer_range: [0, 4]
-              - sources:
-                  - model: six
-                    layer_range: [2, 6]
-            """);
+        File.WriteAllText(dir["stack.yml"], Merging.StackingTests.Stacked.Replace("SCALE", "", StringComparison.Ordinal));
         var (exit, _, err) = CliRunner.Run("merge", dir["stack.yml"], dir["out"], "--quiet");
         Assert.That(exit, Is.EqualTo(0), err);
 

@@ -13,7 +13,8 @@ public class StackingTests : MergeTestBase
         Fixtures.Model(6, layers: 6).Write(Dir["six"]);
     }
 
-    private const string Stacked = """
+    /// <summary>Layers 0-3 of "four" then 2-5 of "six"; SCALE stands for an optional per-source scale line.</summary>
+    internal const string Stacked = """
         merge_method: passthrough
         slices:
           - sources:
