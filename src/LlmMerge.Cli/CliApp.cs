@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlmMerge.Cli.Commands;
+using LlmMerge.Core;
 
 namespace LlmMerge.Cli;
 

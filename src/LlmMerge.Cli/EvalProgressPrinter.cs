@@ -1,4 +1,4 @@
-using LlmMerge.Evaluation.Scoring;
+using LlmMerge.Eval.Scoring;
 
 namespace LlmMerge.Cli;
 

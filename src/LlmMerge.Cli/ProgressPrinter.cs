@@ -1,4 +1,4 @@
-using LlmMerge.Execution;
+using LlmMerge.Engine.Execution;
 
 namespace LlmMerge.Cli;
 

@@ -1,4 +1,4 @@
-namespace LlmMerge;
+namespace LlmMerge.Core;
 
 /// <summary>A failure caused by the user's input: its message names the file, tensor or parameter and what to do.</summary>
 public class LlmMergeException : Exception

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
+using LlmMerge.Core;
 
 namespace LlmMerge.Hub;
 

@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub;
 
 /// <summary>The exclusive lock on one blob's download, shared with huggingface_hub so two processes never write one blob.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using LlmMerge.Core;
 
 namespace LlmMerge.Hub;
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using LlmMerge.Core;
 
 namespace LlmMerge.Hub;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using LlmMerge.Core;
 
 namespace LlmMerge.Hub;
 

@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub;
 
 /// <summary>The Hub could not be reached, or kept failing, after every retry: a network problem rather than a refusal.</summary>

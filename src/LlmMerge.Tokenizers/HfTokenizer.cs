@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Tokenizers;
 
 /// <summary>A Hugging Face tokenizer loaded from a model folder (tokenizer.json, else tokenizer.model), encoding as transformers' tokenizer(text) does.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmMerge.Core;
 
 namespace LlmMerge.Tokenizers;
 

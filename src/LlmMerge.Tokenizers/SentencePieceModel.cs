@@ -1,3 +1,4 @@
+using LlmMerge.Core;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmMerge.Tokenizers;

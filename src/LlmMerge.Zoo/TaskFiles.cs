@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using LlmMerge.Evaluation.Scoring;
+using LlmMerge.Core.IO;
+using LlmMerge.Eval.Scoring;
 using LlmMerge.Zoo.Skills;
 
 namespace LlmMerge.Zoo;

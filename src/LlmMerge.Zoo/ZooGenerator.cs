@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using LlmMerge.Evaluation.Modeling;
-using LlmMerge.Models;
-using LlmMerge.Torch;
+using LlmMerge.Core.Models;
+using LlmMerge.Modeling;
+using LlmMerge.Modeling.Torch;
 using LlmMerge.Zoo.Skills;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlmMerge.Evaluation.Scoring;
+using LlmMerge.Core.IO;
+using LlmMerge.Eval.Scoring;
 
 namespace LlmMerge.Zoo;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlmMerge.Execution;
-using LlmMerge.SafeTensors;
-using LlmMerge.Torch;
+using LlmMerge.Core.IO;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Zoo;

@@ -1,3 +1,4 @@
+using LlmMerge.Core;
 using LlmMerge.Tokenizers;
 
 namespace LlmMerge.Zoo;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using LlmMerge.Evaluation.Modeling;
+using LlmMerge.Core;
+using LlmMerge.Modeling;
 using LlmMerge.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;

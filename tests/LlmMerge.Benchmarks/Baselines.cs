@@ -1,6 +1,6 @@
-using LlmMerge.Models;
-using LlmMerge.SafeTensors;
-using LlmMerge.Torch;
+using LlmMerge.Core.Models;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Benchmarks;

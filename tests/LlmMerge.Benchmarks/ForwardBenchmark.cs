@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlmMerge.Evaluation.Modeling;
-using LlmMerge.Torch;
+using LlmMerge.Modeling;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Benchmarks;

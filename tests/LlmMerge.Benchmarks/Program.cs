@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using LlmMerge.Benchmarks;
-using LlmMerge.Execution;
-using LlmMerge.Recipes;
-using LlmMerge.SafeTensors;
-using LlmMerge.Torch;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Execution;
+using LlmMerge.Modeling.Sources;
+using LlmMerge.Modeling.Torch;
 
 // Usage (from the repository root):
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- generate DIR [tiny]

@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub.Tests;
 
 /// <summary>Private and gated repositories: the token opens them and goes nowhere but the Hub.</summary>

@@ -1,3 +1,4 @@
+using LlmMerge.Core;
 using LlmMerge.Hub.Tests.Fakes;
 
 namespace LlmMerge.Hub.Tests;

@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub.Tests;
 
 /// <summary>huggingface_hub's environment variables and their defaults.</summary>

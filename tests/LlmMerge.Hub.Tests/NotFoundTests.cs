@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub.Tests;
 
 /// <summary>404s say which repository, revision or file is missing.</summary>

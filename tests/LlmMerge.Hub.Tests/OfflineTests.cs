@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub.Tests;
 
 /// <summary>HF_HUB_OFFLINE: the cache answers, or the error says how to fill it; the network is never touched.</summary>

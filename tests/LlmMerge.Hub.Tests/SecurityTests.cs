@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Hub.Tests;
 
 /// <summary>Names from the Hub or the user never place a file outside the cache.</summary>

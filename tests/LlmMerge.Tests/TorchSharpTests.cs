@@ -1,4 +1,5 @@
-using LlmMerge.Torch;
+using LlmMerge.Core;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Tests;

@@ -1,3 +1,4 @@
+using LlmMerge.Core;
 using NUnit.Framework;
 
 namespace LlmMerge.Tokenizers.Tests;

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using LlmMerge.Evaluation;
-using LlmMerge.Evaluation.Modeling;
-using LlmMerge.Evaluation.Scoring;
+using LlmMerge.Core;
+using LlmMerge.Eval.Scoring;
+using LlmMerge.Modeling;
 
 namespace LlmMerge.Cli.Commands;
 

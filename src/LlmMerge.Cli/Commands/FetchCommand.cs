@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmMerge.Core;
 using LlmMerge.Hub;
 
 namespace LlmMerge.Cli.Commands;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
-using LlmMerge.Execution;
-using LlmMerge.Recipes;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Execution;
+using LlmMerge.Modeling.Sources;
 
 namespace LlmMerge.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmMerge.Core;
 using LlmMerge.Zoo;
 
 namespace LlmMerge.Cli.Commands;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace LlmMerge.Models;
+namespace LlmMerge.Core.Models;
 
 /// <summary>
 /// A PEFT LoRA adapter's <c>adapter_config.json</c>: rank, alpha, target modules and the switches that change how

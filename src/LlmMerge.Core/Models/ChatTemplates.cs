@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmMerge.Models;
+namespace LlmMerge.Core.Models;
 
 /// <summary>
 /// The recipe's <c>chat_template</c> as mergekit reads it: <c>auto</c> (the template most of the input models

@@ -1,6 +1,6 @@
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 
-namespace LlmMerge.Models;
+namespace LlmMerge.Core.Models;
 
 /// <summary>The low-rank pair PEFT trained for one base weight: ΔW = scale · B·A (transposed for embeddings and fan_in_fan_out).</summary>
 /// <param name="Module">The base module's name, e.g. <c>model.layers.0.self_attn.q_proj</c>.</param>

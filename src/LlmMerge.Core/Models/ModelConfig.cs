@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmMerge.Models;
+namespace LlmMerge.Core.Models;
 
 /// <summary>A model's <c>config.json</c>, kept as JSON so fields we do not know survive a merge unchanged.</summary>
 public sealed class ModelConfig

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 
-namespace LlmMerge.Models;
+namespace LlmMerge.Core.Models;
 
 /// <summary>
 /// A Hugging Face model folder: <c>config.json</c> plus its weights in <c>model.safetensors</c>, shards listed by

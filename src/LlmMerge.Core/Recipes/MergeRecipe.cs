@@ -1,4 +1,4 @@
-namespace LlmMerge.Recipes;
+namespace LlmMerge.Core.Recipes;
 
 /// <summary>A model named by a recipe: a path or Hub id, optionally with a LoRA adapter (mergekit's <c>BASE+ADAPTER</c>).</summary>
 public sealed record ModelReference(string Model, string? Lora = null)

@@ -2,7 +2,7 @@ using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace LlmMerge.Recipes;
+namespace LlmMerge.Core.Recipes;
 
 /// <summary>
 /// Reads mergekit's YAML. Unknown keys are errors that name the key, the file and the line, so a typo

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace LlmMerge.Recipes;
+namespace LlmMerge.Core.Recipes;
 
 /// <summary>
 /// A parameter value as mergekit's YAML allows it: a scalar, a gradient (a list of numbers interpolated over the

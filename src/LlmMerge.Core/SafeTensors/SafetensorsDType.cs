@@ -1,4 +1,4 @@
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>The element types of the safetensors format, named as in its header.</summary>
 public enum SafetensorsDType

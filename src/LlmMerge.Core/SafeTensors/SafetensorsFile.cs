@@ -1,6 +1,6 @@
 using System.IO.MemoryMappedFiles;
 
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>
 /// A safetensors file opened through a read-only memory map. Tensors are views into the map, so reading a tensor

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>
 /// A parsed and validated safetensors header. Validation follows the reference implementation (the Rust

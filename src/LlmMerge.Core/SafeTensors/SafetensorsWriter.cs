@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>
 /// Writes one safetensors file whose tensors are known in advance (name, dtype, shape). The header is written

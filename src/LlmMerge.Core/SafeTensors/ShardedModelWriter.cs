@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>
 /// Writes a model's tensors into shards the way mergekit does: tensors in order, a new shard whenever the next

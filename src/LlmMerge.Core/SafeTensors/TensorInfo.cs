@@ -1,4 +1,4 @@
-namespace LlmMerge.SafeTensors;
+namespace LlmMerge.Core.SafeTensors;
 
 /// <summary>One tensor's entry in a safetensors header; offsets are relative to the start of the data section.</summary>
 public sealed record TensorInfo(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End)

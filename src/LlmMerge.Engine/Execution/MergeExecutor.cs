@@ -1,15 +1,17 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using LlmMerge.Methods;
-using LlmMerge.Models;
-using LlmMerge.Recipes;
-using LlmMerge.SafeTensors;
-using LlmMerge.Torch;
+using LlmMerge.Core.IO;
+using LlmMerge.Core.Models;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Methods;
+using LlmMerge.Modeling.Sources;
+using LlmMerge.Modeling.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>
 /// Runs a <see cref="MergePlan"/> tensor by tensor: each input tensor is read from its memory map, merged,

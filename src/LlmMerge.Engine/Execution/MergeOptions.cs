@@ -1,6 +1,6 @@
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>How a merge runs, beside what the recipe says (mergekit's command-line options).</summary>
 public sealed record MergeOptions

@@ -1,9 +1,9 @@
-using LlmMerge.Methods;
-using LlmMerge.Models;
-using LlmMerge.Recipes;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.Models;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Methods;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>One input of a planned tensor: which model, which of its tensors, and that model's resolved parameters.</summary>
 public sealed record PlannedInput(ModelReference Model, string TensorName, IReadOnlyDictionary<string, object?> Parameters);

@@ -1,9 +1,11 @@
-using LlmMerge.Methods;
-using LlmMerge.Models;
-using LlmMerge.Recipes;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core;
+using LlmMerge.Core.Models;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Methods;
+using LlmMerge.Modeling.Sources;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>
 /// Turns a recipe into a <see cref="MergePlan"/> the way mergekit's planner does: <c>models</c> become one slice

@@ -1,7 +1,7 @@
 using System.Text;
-using LlmMerge.Recipes;
+using LlmMerge.Core.Recipes;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>Writes the merged model's README.md in the style of mergekit's model cards, recipe included.</summary>
 public static class ModelCard

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>Reads the structure Hugging Face tensor names carry: which layer a tensor belongs to, and embeddings.</summary>
 public static partial class TensorNames

@@ -1,8 +1,10 @@
-using LlmMerge.Recipes;
+using LlmMerge.Core;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Modeling.Sources;
 using LlmMerge.Tokenizers;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Execution;
+namespace LlmMerge.Engine.Execution;
 
 /// <summary>
 /// The output vocabulary of a recipe with a tokenizer source (mergekit's tokenizer/build.py) and how each model's

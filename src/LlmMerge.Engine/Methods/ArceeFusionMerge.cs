@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// mergekit's Arcee Fusion: takes the other model's value only where its importance, |model - base| times the

@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Model Breadcrumbs with TIES (https://arxiv.org/abs/2312.06795): task arithmetic with the sum sign election, magnitude-outlier sparsification.</summary>
 public sealed class BreadcrumbsTiesMerge : TaskArithmeticFamily

@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>How TIES-style methods elect a sign per entry (mergekit's ConsensusMethod).</summary>
 public enum ConsensusMethod

@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Linear DARE (https://arxiv.org/abs/2311.03099): task arithmetic with no sign election, random (Bernoulli) sparsification.</summary>
 public sealed class DareLinearMerge : TaskArithmeticFamily

@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>DARE TIES (https://arxiv.org/abs/2311.03099): task arithmetic with the sum sign election, random (Bernoulli) sparsification.</summary>
 public sealed class DareTiesMerge : TaskArithmeticFamily

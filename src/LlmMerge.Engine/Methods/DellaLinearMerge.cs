@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Linear DELLA (https://arxiv.org/abs/2406.11617): task arithmetic with no sign election, MagPrune sparsification.</summary>
 public sealed class DellaLinearMerge : TaskArithmeticFamily

@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// DELLA (https://arxiv.org/abs/2406.11617): task arithmetic with the sum sign election and MagPrune, which keeps

@@ -1,7 +1,8 @@
-using LlmMerge.Torch;
+using LlmMerge.Core;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// The CPU float32 path of task arithmetic and TIES: the same arithmetic as <see cref="TaskArithmeticFamily"/>'s

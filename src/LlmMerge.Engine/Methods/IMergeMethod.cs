@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>A merge method: its mergekit name, its parameters, and its per-tensor math.</summary>
 public interface IMergeMethod
@@ -26,7 +26,7 @@ public interface IMergeMethod
     void ValidateModelCount(int models, bool hasBase) { }
 
     /// <summary>Checks the models one output tensor is planned from; throws naming the tensor and the method otherwise.</summary>
-    void ValidateTensorInputs(string tensorName, IReadOnlyList<LlmMerge.Recipes.ModelReference> models) { }
+    void ValidateTensorInputs(string tensorName, IReadOnlyList<LlmMerge.Core.Recipes.ModelReference> models) { }
 
     /// <summary>Computes the merged tensor. Inputs share one shape (embeddings are cut to their common submatrix first).</summary>
     Tensor Merge(MergeInputs inputs);

@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// mergekit's Karcher mean: the equally weighted Riemannian mean of the models' directions on the unit

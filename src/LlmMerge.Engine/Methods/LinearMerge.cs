@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Weighted average of the models (Wortsman et al., model soups): sum(w x) / sum(w) when normalizing.</summary>
 public sealed class LinearMerge : IMergeMethod

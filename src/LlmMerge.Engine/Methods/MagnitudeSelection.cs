@@ -1,8 +1,8 @@
-using LlmMerge.Torch;
+using LlmMerge.Modeling.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// Keeps exactly the k largest-magnitude entries of a tensor and zeroes the rest, in place.

@@ -1,8 +1,8 @@
-using LlmMerge.Recipes;
+using LlmMerge.Core.Recipes;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>One model's tensor for the tensor being merged, with that model's resolved tensor parameters.</summary>
 public sealed record ModelTensor(ModelReference Model, Tensor Tensor, IReadOnlyDictionary<string, object?> Parameters)

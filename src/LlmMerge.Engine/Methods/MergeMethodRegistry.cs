@@ -1,4 +1,6 @@
-namespace LlmMerge.Methods;
+using LlmMerge.Core;
+
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Maps the names recipes use in <c>merge_method</c> to methods; the executor knows nothing else of them.</summary>
 public static class MergeMethodRegistry

@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// Model Stock (https://arxiv.org/abs/2403.19522) as mergekit computes it: with the task vectors of the N models

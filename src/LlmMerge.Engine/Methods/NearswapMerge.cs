@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// NearSwap (https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001) as mergekit's nearswap.py: each entry

@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// mergekit's NuSLERP: spherical interpolation of exactly two models at t = w1 / (w0 + w1), whole tensors

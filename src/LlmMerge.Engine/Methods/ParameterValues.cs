@@ -1,6 +1,7 @@
 using System.Globalization;
+using LlmMerge.Core;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Converts evaluated YAML values to the types methods need, naming the parameter when they do not fit.</summary>
 public static class ParameterValues

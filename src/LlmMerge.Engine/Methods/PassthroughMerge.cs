@@ -1,7 +1,8 @@
-using LlmMerge.Recipes;
+using LlmMerge.Core;
+using LlmMerge.Core.Recipes;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// Copies each tensor from the one model its slice names, optionally multiplied by that model's <c>scale</c>,

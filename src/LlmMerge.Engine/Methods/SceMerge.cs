@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// SCE (https://arxiv.org/abs/2408.07990) as mergekit's sce.py: select the <c>select_topk</c> fraction of entries

@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// Spherical interpolation between the base model (t = 0) and one other model (t = 1), falling back to linear

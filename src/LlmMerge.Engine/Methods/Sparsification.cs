@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>How a task vector is thinned before merging (mergekit's SparsificationMethod).</summary>
 public enum SparsificationMethod

@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using static TorchSharp.torch;
 
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>
 /// mergekit's generalized task arithmetic: task vectors (model - base) are optionally sparsified, weighted,

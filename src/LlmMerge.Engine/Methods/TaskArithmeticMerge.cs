@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>Task Arithmetic (https://arxiv.org/abs/2212.04089): task arithmetic with no sign election, no sparsification.</summary>
 public sealed class TaskArithmeticMerge : TaskArithmeticFamily

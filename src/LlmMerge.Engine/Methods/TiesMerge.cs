@@ -1,4 +1,4 @@
-namespace LlmMerge.Methods;
+namespace LlmMerge.Engine.Methods;
 
 /// <summary>TIES (https://arxiv.org/abs/2306.01708): task arithmetic with the sum sign election, magnitude sparsification.</summary>
 public sealed class TiesMerge : TaskArithmeticFamily

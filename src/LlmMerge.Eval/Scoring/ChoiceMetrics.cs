@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>lm-eval's multiple-choice predictions (ConfigurableTask.process_results): acc's argmax and acc_norm's length-normalized argmax.</summary>
 public static class ChoiceMetrics

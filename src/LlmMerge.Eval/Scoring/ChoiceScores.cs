@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>A multiple-choice row's result: per-choice log-likelihoods and the two predictions.</summary>
 /// <param name="LogLikelihoods">One summed log-likelihood per choice, in choice order.</param>

@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>What one <c>eval</c> run does: which tasks, which outputs, and how rows are scored.</summary>
 public sealed record EvalOptions

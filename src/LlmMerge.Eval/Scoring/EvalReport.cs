@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>One task's outcome in RESULTS.json.</summary>
 /// <param name="Name">The task's name.</param>

@@ -1,8 +1,12 @@
 using System.Diagnostics;
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+using LlmMerge.Core.IO;
+using LlmMerge.Eval.Tasks;
+using LlmMerge.Modeling;
+using LlmMerge.Modeling.Sources;
 using LlmMerge.Tokenizers;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// Runs an evaluation: loads every task first (so bad input fails before the model loads), then the tokenizer and
@@ -117,10 +121,10 @@ public sealed class EvalRunner
     /// <summary>Where the tokenizer of <paramref name="modelDir"/> lives: the folder itself, or a LoRA adapter's base (PEFT saves no tokenizer with an adapter unless asked).</summary>
     private static string TokenizerFolder(string modelDir)
     {
-        if (!LlmMerge.Models.LoraAdapter.IsAdapterFolder(modelDir)
+        if (!LlmMerge.Core.Models.LoraAdapter.IsAdapterFolder(modelDir)
             || File.Exists(Path.Combine(modelDir, "tokenizer.json")) || File.Exists(Path.Combine(modelDir, "tokenizer.model")))
             return modelDir;
-        using var resolver = new LlmMerge.Execution.ModelResolver([Directory.GetCurrentDirectory()]);
-        return resolver.Source(new LlmMerge.Recipes.ModelReference(modelDir)).Directory;
+        using var resolver = new LlmMerge.Modeling.Sources.ModelResolver([Directory.GetCurrentDirectory()]);
+        return resolver.Source(new LlmMerge.Core.Recipes.ModelReference(modelDir)).Directory;
     }
 }

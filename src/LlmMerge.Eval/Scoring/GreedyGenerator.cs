@@ -1,7 +1,9 @@
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+using LlmMerge.Eval.Tasks;
+using LlmMerge.Modeling;
 using LlmMerge.Tokenizers;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// Answers a generation row as the competition starter kit's <c>generate</c> does: the input encoded by the input

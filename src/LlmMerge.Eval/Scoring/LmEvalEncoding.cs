@@ -1,6 +1,7 @@
+using LlmMerge.Core;
 using LlmMerge.Tokenizers;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// lm-evaluation-harness's request encoding (TemplateLM.loglikelihood and _encode_pair in lm_eval/api/model.py):

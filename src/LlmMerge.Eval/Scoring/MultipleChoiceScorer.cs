@@ -1,7 +1,9 @@
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+using LlmMerge.Eval.Tasks;
+using LlmMerge.Modeling;
 using LlmMerge.Tokenizers;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// Scores a multiple-choice row: encodes each choice as <see cref="ScoringMode"/> says, cuts contexts from the

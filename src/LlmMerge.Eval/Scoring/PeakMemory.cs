@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>The process's peak resident memory: Linux's VmHWM (native libtorch memory included), else .NET's peak working set.</summary>
 public static class PeakMemory

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Eval.Tasks;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>Writes RESULTS.json and SAMPLES.jsonl lines (the eval verb's firm output contract).</summary>
 public static class ResultsJson

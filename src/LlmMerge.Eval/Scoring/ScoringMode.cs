@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>How multiple-choice rows are turned into token sequences and scored.</summary>
 public enum ScoringMode

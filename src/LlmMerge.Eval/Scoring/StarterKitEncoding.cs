@@ -1,6 +1,6 @@
 using LlmMerge.Tokenizers;
 
-namespace LlmMerge.Evaluation.Scoring;
+namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// The LLM Merging competition starter kit's multiple-choice encoding (llm-merging/LLM-Merging,

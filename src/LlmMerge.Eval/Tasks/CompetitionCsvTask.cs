@@ -1,6 +1,7 @@
 using System.Globalization;
+using LlmMerge.Core;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// The LLM Merging competition's task CSV: columns <c>id, input, target?, answer_choices, eval_type</c> in any

@@ -1,6 +1,7 @@
 using System.Text;
+using LlmMerge.Core;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>One CSV record: its fields and the 1-based line of the file where it starts.</summary>
 public sealed record CsvRecord(IReadOnlyList<string> Fields, int Line);

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using LlmMerge.Core;
 using Parquet.Serialization;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// Reads local data files into <see cref="TaskDoc"/>s as Hugging Face datasets' json, csv and parquet builders

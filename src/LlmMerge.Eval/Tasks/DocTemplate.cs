@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using LlmMerge.Core;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// The part of Jinja that lm-eval task YAMLs use in <c>doc_to_text</c>, <c>doc_to_choice</c> and

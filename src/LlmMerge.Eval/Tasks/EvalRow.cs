@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>Whether a row is scored by choice log-likelihoods or answered by greedy generation.</summary>
 public enum RowKind

@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>The metrics a task reports for its multiple-choice rows.</summary>
 public static class MetricNames

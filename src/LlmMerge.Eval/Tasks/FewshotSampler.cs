@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// Picks few-shot examples as lm-eval's samplers do: one seeded generator per task (seed 1234, lm-eval's

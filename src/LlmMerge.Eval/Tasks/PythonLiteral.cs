@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// Python literals as <c>ast.literal_eval</c> reads them, for the competition's <c>answer_choices</c> and for

@@ -1,8 +1,9 @@
 using System.Globalization;
+using LlmMerge.Core;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// The subset of an lm-evaluation-harness task YAML that llmmerge runs: multiple-choice tasks on local

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
+using LlmMerge.Core;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// Finds a task YAML's local data as Hugging Face's <c>load_dataset</c> would: <c>dataset_path</c> json/csv/parquet

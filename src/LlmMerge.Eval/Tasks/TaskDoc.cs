@@ -1,4 +1,4 @@
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// One record of a data file: field name to value (string, long, double, bool, null, a list of values, or a

@@ -1,4 +1,6 @@
-namespace LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>Loads a task file by its kind: the competition's CSV, or an lm-eval task YAML.</summary>
 public static class TaskLoader

@@ -1,6 +1,7 @@
 using System.Globalization;
+using LlmMerge.Core;
 
-namespace LlmMerge.Evaluation.Tasks;
+namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
 /// Builds a multiple-choice task from an lm-eval task YAML: each record of the scored split (test_split, else

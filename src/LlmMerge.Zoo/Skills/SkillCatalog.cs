@@ -1,3 +1,5 @@
+using LlmMerge.Core;
+
 namespace LlmMerge.Zoo.Skills;
 
 /// <summary>The zoo's skills, in the order of the README table.</summary>

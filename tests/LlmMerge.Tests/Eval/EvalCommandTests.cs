@@ -1,6 +1,6 @@
 using System.Text.Json;
 using LlmMerge.Cli.Commands;
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Eval.Tasks;
 using LlmMerge.Tests.Support;
 using LlmMerge.Tokenizers;
 

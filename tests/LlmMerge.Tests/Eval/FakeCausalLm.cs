@@ -1,4 +1,4 @@
-using LlmMerge.Evaluation;
+using LlmMerge.Modeling;
 
 namespace LlmMerge.Tests.Eval;
 

@@ -1,4 +1,4 @@
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Eval.Tasks;
 
 namespace LlmMerge.Tests.Eval;
 

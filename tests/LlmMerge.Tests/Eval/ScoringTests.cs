@@ -1,5 +1,6 @@
-using LlmMerge.Evaluation.Scoring;
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+using LlmMerge.Eval.Scoring;
+using LlmMerge.Eval.Tasks;
 using LlmMerge.Tokenizers;
 
 namespace LlmMerge.Tests.Eval;

@@ -1,4 +1,4 @@
-using LlmMerge.Evaluation.Modeling;
+using LlmMerge.Modeling;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.Eval;

@@ -1,4 +1,5 @@
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Core;
+using LlmMerge.Eval.Tasks;
 using LlmMerge.Tests.Support;
 using Parquet.Serialization;
 

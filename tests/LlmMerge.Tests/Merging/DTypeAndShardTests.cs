@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.Merging;

@@ -1,4 +1,4 @@
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.Merging;

@@ -33,7 +33,7 @@ public class StackingTests : MergeTestBase
     {
         string output = Merge(Stacked.Replace("SCALE", ""));
         Assert.That(Config(output)["num_hidden_layers"]!.GetValue<int>(), Is.EqualTo(8));
-        using (var m = LlmMerge.Models.ModelFolder.Open(output))
+        using (var m = LlmMerge.Core.Models.ModelFolder.Open(output))
             Assert.That(m.TensorNames, Is.EquivalentTo(Fixtures.Names(8)));
         for (int i = 0; i < 8; i++)
         {

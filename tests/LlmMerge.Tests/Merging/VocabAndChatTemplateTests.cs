@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmMerge.Models;
+using LlmMerge.Core.Models;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.Merging;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core;
+using LlmMerge.Core.SafeTensors;
 using LlmMerge.Tests.Support;
 
 namespace LlmMerge.Tests.SafeTensors;

@@ -1,4 +1,4 @@
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 
 namespace LlmMerge.Tests.Support;
 

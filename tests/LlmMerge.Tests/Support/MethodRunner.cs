@@ -1,6 +1,6 @@
-using LlmMerge.Methods;
-using LlmMerge.Recipes;
-using LlmMerge.Torch;
+using LlmMerge.Core.Recipes;
+using LlmMerge.Engine.Methods;
+using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Tests.Support;

@@ -1,5 +1,5 @@
-using LlmMerge.Models;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.Models;
+using LlmMerge.Core.SafeTensors;
 
 namespace LlmMerge.Tests.Support;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmMerge.SafeTensors;
+using LlmMerge.Core.SafeTensors;
 
 namespace LlmMerge.Tests.Support;
 

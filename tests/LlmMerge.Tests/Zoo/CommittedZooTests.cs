@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmMerge.Evaluation.Tasks;
+using LlmMerge.Eval.Tasks;
 using LlmMerge.Tests.Eval;
 using LlmMerge.Tests.Support;
 using LlmMerge.Zoo;

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmMerge.Evaluation.Modeling;
+using LlmMerge.Modeling;
 using LlmMerge.Tests.Support;
 using LlmMerge.Tokenizers;
 using LlmMerge.Zoo;

@@ -1,0 +1,34 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmMerge.Modeling;
+
+/// <summary>One pre-norm block (<c>model.layers.N</c>): x + self_attn(input_layernorm(x)), then + mlp(post_attention_layernorm(·)).</summary>
+public sealed class DecoderLayer : nn.Module
+{
+    private readonly DecoderAttention self_attn;
+    private readonly GatedMlp mlp;
+    private readonly RmsNorm input_layernorm;
+    private readonly RmsNorm post_attention_layernorm;
+
+    public DecoderLayer(CausalLmConfig c, Device device, ScalarType dtype)
+        : base(nameof(DecoderLayer))
+    {
+        self_attn = new DecoderAttention(c, device, dtype);
+        mlp = new GatedMlp(c, device, dtype);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
+        register_module(nameof(self_attn), self_attn);
+        register_module(nameof(mlp), mlp);
+        register_module(nameof(input_layernorm), input_layernorm);
+        register_module(nameof(post_attention_layernorm), post_attention_layernorm);
+    }
+
+    internal Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, KeyValueCache? cache, int layer, bool store)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer, store);
+        var y = h + mlp.forward(post_attention_layernorm.forward(h));
+        return y.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,173 @@
+namespace LlmMerge.Tests.Support;
+
+/// <summary>
+/// The Llama-family forward pass written out in plain double loops, independent of TorchSharp and of the code under
+/// test: embedding, RMSNorm, rotary embedding (rotate_half), grouped-query causal attention, SwiGLU, logits,
+/// log-softmax. Slow, and meant for a few dozen tokens.
+/// </summary>
+public sealed class ReferenceDecoder(TinyDecoder model)
+{
+    private readonly TinyDecoderShape _s = model.Shape;
+
+    private double[] W(string name) => model.Weights[name].Values.Select(v => (double)v).ToArray();
+
+    private double[]? B(string name) => model.Weights.TryGetValue(name, out var w) ? w.Values.Select(v => (double)v).ToArray() : null;
+
+    /// <summary>log p(token | tokens before it) for every position: [position][vocab].</summary>
+    public double[][] LogProbs(IReadOnlyList<int> tokens)
+    {
+        int n = tokens.Count, d = _s.Hidden;
+        var x = new double[n][];
+        var emb = W("model.embed_tokens.weight");
+        for (int t = 0; t < n; t++)
+            x[t] = emb.AsSpan(tokens[t] * d, d).ToArray().Select(e => _s.IsGemma ? e * Math.Sqrt(d) : e).ToArray();
+
+        for (int layer = 0; layer < _s.Layers; layer++)
+        {
+            string p = $"model.layers.{layer}.";
+            var normed = x.Select(v => RmsNorm(v, W(p + "input_layernorm.weight"))).ToArray();
+            var attn = Attention(normed, p, layer);
+            for (int t = 0; t < n; t++)
+                x[t] = Add(x[t], attn[t]);
+            var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
+            for (int t = 0; t < n; t++)
+            {
+                var gate = MatVec(W(p + "mlp.gate_proj.weight"), B(p + "mlp.gate_proj.bias"), normed2[t], _s.Intermediate);
+                var up = MatVec(W(p + "mlp.up_proj.weight"), B(p + "mlp.up_proj.bias"), normed2[t], _s.Intermediate);
+                var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
+                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), B(p + "mlp.down_proj.bias"), act, d));
+            }
+        }
+
+        var head = _s.Tied ? emb : W("lm_head.weight");
+        var result = new double[n][];
+        for (int t = 0; t < n; t++)
+        {
+            var logits = MatVec(head, null, RmsNorm(x[t], W("model.norm.weight")), _s.Vocab);
+            double max = logits.Max();
+            double lse = max + Math.Log(logits.Sum(l => Math.Exp(l - max)));
+            result[t] = logits.Select(l => l - lse).ToArray();
+        }
+        return result;
+    }
+
+    /// <summary>Sum of log-probabilities of <paramref name="continuation"/>'s tokens after <paramref name="context"/>.</summary>
+    public double LogLikelihood(IReadOnlyList<int> context, IReadOnlyList<int> continuation)
+    {
+        var all = context.Concat(continuation).ToArray();
+        var lp = LogProbs(all);
+        double sum = 0;
+        for (int k = 0; k < continuation.Count; k++)
+            sum += lp[context.Count + k - 1][continuation[k]];
+        return sum;
+    }
+
+    private double[][] Attention(double[][] h, string p, int layer)
+    {
+        int n = h.Length, hd = _s.HeadDim, heads = _s.Heads, kvHeads = _s.KvHeads;
+        var q = h.Select(v => MatVec(W(p + "self_attn.q_proj.weight"), B(p + "self_attn.q_proj.bias"), v, heads * hd)).ToArray();
+        var k = h.Select(v => MatVec(W(p + "self_attn.k_proj.weight"), B(p + "self_attn.k_proj.bias"), v, kvHeads * hd)).ToArray();
+        var v = h.Select(v => MatVec(W(p + "self_attn.v_proj.weight"), B(p + "self_attn.v_proj.bias"), v, kvHeads * hd)).ToArray();
+        var inv = InverseFrequencies();
+        for (int t = 0; t < n; t++)
+        {
+            for (int head = 0; head < heads; head++)
+                Rotate(q[t], head * hd, t, inv);
+            for (int head = 0; head < kvHeads; head++)
+                Rotate(k[t], head * hd, t, inv);
+        }
+        int group = heads / kvHeads;
+        var output = new double[n][];
+        for (int t = 0; t < n; t++)
+        {
+            var o = new double[heads * hd];
+            for (int head = 0; head < heads; head++)
+            {
+                int kvh = head / group;
+                var scores = new double[t + 1];
+                for (int j = 0; j <= t; j++)
+                {
+                    bool visible = _s.SlidingWindow is not int w || t - j < w;
+                    double dot = 0;
+                    for (int e = 0; e < hd; e++)
+                        dot += q[t][head * hd + e] * k[j][kvh * hd + e];
+                    scores[j] = visible ? dot / Math.Sqrt(hd) : double.NegativeInfinity;
+                }
+                double max = scores.Max();
+                var weights = scores.Select(s => Math.Exp(s - max)).ToArray();
+                double total = weights.Sum();
+                for (int j = 0; j <= t; j++)
+                {
+                    for (int e = 0; e < hd; e++)
+                        o[head * hd + e] += weights[j] / total * v[j][kvh * hd + e];
+                }
+            }
+            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), B(p + "self_attn.o_proj.bias"), o, _s.Hidden);
+        }
+        return output;
+    }
+
+    // rotate_half: element i pairs with element i + d/2 of the same head.
+    private void Rotate(double[] vec, int offset, int position, double[] inv)
+    {
+        int half = _s.HeadDim / 2;
+        for (int i = 0; i < half; i++)
+        {
+            double a = vec[offset + i], b = vec[offset + i + half];
+            double angle = position * inv[i];
+            vec[offset + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
+            vec[offset + i + half] = b * Math.Cos(angle) + a * Math.Sin(angle);
+        }
+    }
+
+    private double[] InverseFrequencies()
+    {
+        int half = _s.HeadDim / 2;
+        var inv = Enumerable.Range(0, half).Select(i => Math.Pow(_s.Theta, -2.0 * i / _s.HeadDim)).ToArray();
+        var rs = _s.RopeScaling;
+        string type = rs is null ? "default" : (string)(rs["rope_type"] ?? rs["type"])!;
+        if (type == "linear")
+            return inv.Select(f => f / (double)rs!["factor"]!).ToArray();
+        if (type != "llama3")
+            return inv;
+        double factor = (double)rs!["factor"]!, low = (double)rs["low_freq_factor"]!, high = (double)rs["high_freq_factor"]!;
+        double original = (double)rs["original_max_position_embeddings"]!;
+        return inv.Select(f =>
+        {
+            double wavelen = 2 * Math.PI / f;
+            if (wavelen < original / high)
+                return f;
+            if (wavelen > original / low)
+                return f / factor;
+            double smooth = (original / wavelen - low) / (high - low);
+            return (1 - smooth) * f / factor + smooth * f;
+        }).ToArray();
+    }
+
+    // silu for the Llama family; Gemma's gelu with the tanh approximation.
+    private double Activation(double g) =>
+        _s.IsGemma ? 0.5 * g * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) : g / (1 + Math.Exp(-g));
+
+    private double[] RmsNorm(double[] x, double[] weight)
+    {
+        double ms = x.Sum(e => e * e) / x.Length;
+        double scale = 1 / Math.Sqrt(ms + _s.Eps);
+        return x.Select((e, i) => e * scale * (_s.IsGemma ? 1 + weight[i] : weight[i])).ToArray();
+    }
+
+    private static double[] MatVec(double[] w, double[]? bias, double[] x, int rows)
+    {
+        int cols = x.Length;
+        var y = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            double acc = bias?[r] ?? 0;
+            for (int c = 0; c < cols; c++)
+                acc += w[r * cols + c] * x[c];
+            y[r] = acc;
+        }
+        return y;
+    }
+
+    private static double[] Add(double[] a, double[] b) => a.Select((e, i) => e + b[i]).ToArray();
+}
