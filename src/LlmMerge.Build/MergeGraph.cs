@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmMerge.Contracts.Methods;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using YamlDotNet.RepresentationModel;
@@ -174,10 +175,10 @@ internal sealed class MergeGraph
 
     private void AddInlineStep(ITaskItem item, string method)
     {
-        MethodCatalog.Method? known = MethodCatalog.Find(method);
+        MethodDescriptor? known = MethodDescriptors.Find(method);
         if (known is null)
         {
-            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Method", $"MergeStep '{item.ItemSpec}': unknown merge method '{method}'; known: {string.Join(", ", MethodCatalog.Names)}.");
+            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Method", $"MergeStep '{item.ItemSpec}': unknown merge method '{method}'; known: {string.Join(", ", MethodDescriptors.Names)}.");
             return;
         }
         string baseModel = item.GetMetadata("BaseModel");
@@ -211,22 +212,22 @@ internal sealed class MergeGraph
         Steps[step.Name] = step;
     }
 
-    private void AddParameter(StepNode step, MethodCatalog.Method method, string metadata, string value)
+    private void AddParameter(StepNode step, MethodDescriptor method, string metadata, string value)
     {
-        string parameter = MethodCatalog.ParameterName(metadata);
-        bool global = method.Global.Contains(parameter), perModel = method.PerModel.Contains(parameter);
-        if (!global && !perModel)
+        string name = MetadataNames.ParameterName(metadata);
+        ParameterDescriptor? parameter = method.Find(name);
+        if (parameter is null)
         {
-            string takes = string.Join(", ", method.Global.Concat(method.PerModel));
-            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': method {method.Name} has no parameter '{parameter}' (from metadata {metadata}); it takes: {takes}.");
+            string takes = string.Join(", ", method.Parameters.Select(p => p.Name));
+            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': method {method.Name} has no parameter '{name}' (from metadata {metadata}); it takes: {(takes.Length > 0 ? takes : "none")}.");
             return;
         }
         if (value.Contains('=', StringComparison.Ordinal))
         {
             // "expert-a=0.7;expert-b=0.3": one value per model, as mergekit's per-model parameters.
-            if (!perModel)
+            if (!parameter.PerModel)
             {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} is one value for the whole merge; per-model values (name=value) apply only to {string.Join(", ", method.PerModel)}.");
+                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {name} is one value for the whole merge; per-model values (name=value) apply only to {string.Join(", ", method.PerModel.Select(p => p.Name))}.");
                 return;
             }
             foreach (string part in SplitList(value))
@@ -235,30 +236,30 @@ internal sealed class MergeGraph
                 string model = part[..Math.Max(eq, 0)].Trim(), text = part[(eq + 1)..].Trim();
                 if (eq <= 0 || !step.Models.Contains(model))
                 {
-                    Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} value '{part}' must be MODEL=VALUE for a model in Models ({string.Join(", ", step.Models)}).");
+                    Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {name} value '{part}' must be MODEL=VALUE for a model in Models ({string.Join(", ", step.Models)}).");
                     return;
                 }
                 YamlNode? node = ParseValue(step, metadata, parameter, text);
                 if (node is null) return;
                 if (!step.PerModel.TryGetValue(model, out var map))
                     step.PerModel[model] = map = new SortedDictionary<string, YamlNode>(StringComparer.Ordinal);
-                map[parameter] = node;
+                map[name] = node;
             }
             return;
         }
         YamlNode? single = ParseValue(step, metadata, parameter, value);
         if (single is not null)
-            step.Globals[parameter] = single;
+            step.Globals[name] = single;
     }
 
     /// <summary>A number, a boolean, or a list of numbers "[a, b, c]" (a gradient over layers); null after logging an error.</summary>
-    private YamlNode? ParseValue(StepNode step, string metadata, string parameter, string text)
+    private YamlNode? ParseValue(StepNode step, string metadata, ParameterDescriptor parameter, string text)
     {
-        if (MethodCatalog.IsBoolean(parameter))
+        if (parameter.Kind == ParameterKind.Boolean)
         {
             if (bool.TryParse(text, out bool b))
                 return new YamlScalarNode(b ? "true" : "false");
-            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} must be true or false, not '{text}'.");
+            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter.Name} must be true or false, not '{text}'.");
             return null;
         }
         bool list = text.StartsWith('[') && text.EndsWith(']');
@@ -268,12 +269,12 @@ internal sealed class MergeGraph
         {
             if (!double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !double.IsFinite(d))
             {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} must be a number{(list ? " in each list entry" : " or a list [a, b, ...]")}, not '{p}'.");
+                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter.Name} must be a number{(list ? " in each list entry" : " or a list [a, b, ...]")}, not '{p}'.");
                 return null;
             }
-            if (MethodCatalog.Range(parameter) is { } range && (d < range.Min || d > range.Max))
+            if (!parameter.InRange(d))
             {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} = {p} is outside [{range.Min.ToString(CultureInfo.InvariantCulture)}, {range.Max.ToString(CultureInfo.InvariantCulture)}].");
+                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter.Name} = {p} is outside {parameter.RangeText}.");
                 return null;
             }
             numbers.Add(d);
@@ -312,9 +313,9 @@ internal sealed class MergeGraph
             return;
         }
         string method = root.Children.TryGetValue(new YamlScalarNode("merge_method"), out var m) && m is YamlScalarNode s ? s.Value ?? "" : "";
-        if (MethodCatalog.Find(method) is null)
+        if (MethodDescriptors.Find(method) is null)
         {
-            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': {file}: unknown merge method '{method}'; known: {string.Join(", ", MethodCatalog.Names)}.");
+            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': {file}: unknown merge method '{method}'; known: {string.Join(", ", MethodDescriptors.Names)}.");
             return;
         }
         var step = new StepNode { Name = item.ItemSpec, Item = item, Method = method, ConfigFile = file, Config = root };

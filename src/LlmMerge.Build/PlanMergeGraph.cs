@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using LlmMerge.Contracts.Hub;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using YamlDotNet.RepresentationModel;
@@ -128,7 +129,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
     {
         var lockFile = Build.LockFile.Read(LockFile);
         var fetched = Fetched.ToDictionary(f => f.ItemSpec, f => f.GetMetadata("Snapshot"), StringComparer.Ordinal);
-        string cache = HubCachePaths.CacheDir(HubCacheDir);
+        string cache = HubCacheLocation.CacheDir(HubCacheDir);
         var fresh = new LockFile();
         // Adapters last: their fingerprint includes their base's.
         foreach (ExpertNode e in graph.Experts.Values.OrderBy(e => e.AdapterBase is null ? 0 : 1))
@@ -157,7 +158,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
                             $"Expert '{e.Name}': {e.Repo} at {e.Revision} was neither fetched nor locked; run the FetchExperts target.");
                         continue;
                     }
-                    dir = HubCachePaths.Snapshot(cache, e.Repo!, commit);
+                    dir = HubCacheLocation.Snapshot(cache, e.Repo!, commit);
                 }
                 fresh.Experts[e.Name] = new LockFile.Entry(e.Repo!, e.Revision, commit);
                 fingerprint = Fingerprints.Sha256($"hub v1\n{e.Repo}\n{commit}");
