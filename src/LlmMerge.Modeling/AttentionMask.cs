@@ -6,7 +6,7 @@ namespace LlmMerge.Modeling;
 /// Which keys each new query sees: every earlier position (causal) and, on sliding-window layers, only the last
 /// <c>window</c> of them. Built once per forward pass and shared by the layers.
 /// </summary>
-internal sealed class AttentionMask : IDisposable
+public sealed class AttentionMask : IDisposable
 {
     private AttentionMask(Tensor? mask, bool isCausal)
     {

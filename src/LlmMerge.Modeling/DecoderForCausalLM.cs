@@ -28,6 +28,11 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
             lm_head = new LinearProjection(config.HiddenSize, config.VocabSize, false, device, dtype);
             register_module(nameof(lm_head), lm_head);
         }
+        foreach (var (path, module) in named_modules())
+        {
+            if (module is LinearProjection projection)
+                projection.QualifiedName = path;
+        }
     }
 
     public CausalLmConfig Config { get; }
@@ -41,11 +46,42 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
         return Logits(model.Forward(inputIds)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Final-normed hidden states; see <see cref="DecoderModel.Forward"/>.</summary>
-    public Tensor HiddenStates(Tensor inputIds, KeyValueCache? cache, bool store) => model.Forward(inputIds, cache, store);
+    /// <summary>Final-normed hidden states, or those entering <paramref name="stopBeforeLayer"/>; see <see cref="DecoderModel.Forward"/>.</summary>
+    public Tensor HiddenStates(Tensor inputIds, KeyValueCache? cache, bool store, int? stopBeforeLayer = null) => model.Forward(inputIds, cache, store, stopBeforeLayer);
 
     /// <summary>Logits for final-normed hidden states (only the positions one needs, to spare the vocabulary projection).</summary>
     public Tensor Logits(Tensor hidden) => lm_head is null ? nn.functional.linear(hidden, model.EmbedTokens.Weight) : lm_head.forward(hidden);
+
+    /// <summary>
+    /// Reports activations to <paramref name="capture"/> during every forward pass until the returned object is
+    /// disposed. One capture at a time; passes without one pay nothing.
+    /// </summary>
+    public IDisposable Capture(ActivationCapture capture)
+    {
+        if (model.Capture is not null)
+            throw new InvalidOperationException("a capture is already attached to this model");
+        var projections = modules().OfType<LinearProjection>().ToList();
+        model.Capture = capture;
+        foreach (var p in projections)
+            p.Capture = capture;
+        return new Detach(() =>
+        {
+            model.Capture = null;
+            foreach (var p in projections)
+                p.Capture = null;
+        });
+    }
+
+    private sealed class Detach(Action undo) : IDisposable
+    {
+        private Action? _undo = undo;
+
+        public void Dispose()
+        {
+            _undo?.Invoke();
+            _undo = null;
+        }
+    }
 
     /// <summary>A cache sized for this model's layers.</summary>
     public KeyValueCache NewCache() => new(Config.NumHiddenLayers);

@@ -24,11 +24,12 @@ public sealed class DecoderLayer : nn.Module
         register_module(nameof(post_attention_layernorm), post_attention_layernorm);
     }
 
-    internal Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, KeyValueCache? cache, int layer, bool store)
+    public DecoderLayerOutput Forward(DecoderLayerInput input)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer, store);
+        var x = input.HiddenStates;
+        var h = x + self_attn.Forward(input_layernorm.forward(x), input.Cos, input.Sin, input.Mask, input.Cache, input.LayerIndex, input.Store);
         var y = h + mlp.forward(post_attention_layernorm.forward(h));
-        return y.MoveToOuterDisposeScope();
+        return new DecoderLayerOutput(y.MoveToOuterDisposeScope());
     }
 }

@@ -28,13 +28,23 @@ public sealed class DecoderModel : nn.Module
 
     public TokenEmbedding EmbedTokens => embed_tokens;
 
+    public IReadOnlyList<DecoderLayer> Layers => layers.ToList();
+
+    /// <summary>Set while a caller captures activations (<see cref="DecoderForCausalLM.Capture"/>).</summary>
+    internal ActivationCapture? Capture { get; set; }
+
     /// <summary>
     /// Final-normed hidden states [batch, seq, hidden] for token ids [batch, seq] that follow the cache's positions
-    /// (position 0 without a cache). <paramref name="store"/> keeps the new keys and values in the cache.
+    /// (position 0 without a cache). <paramref name="store"/> keeps the new keys and values in the cache. With
+    /// <paramref name="stopBeforeLayer"/> the pass ends there and returns the hidden state entering that layer,
+    /// unnormed (transformers' <c>hidden_states[stopBeforeLayer]</c>); the cache then holds only earlier layers.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, bool store = true)
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, bool store = true, int? stopBeforeLayer = null)
     {
         using var scope = NewDisposeScope();
+        int stop = stopBeforeLayer ?? layers.Count;
+        if (stop < 0 || stop > layers.Count)
+            throw new ArgumentOutOfRangeException(nameof(stopBeforeLayer), stop, $"the model has {layers.Count} layers");
         long past = cache?.Length ?? 0;
         long seq = inputIds.shape[1];
         var h = embed_tokens.forward(inputIds);
@@ -43,13 +53,19 @@ public sealed class DecoderModel : nn.Module
         var (cos, sin) = RotaryEmbedding.CosSin(_inverseFrequencies, past, seq, h.device, h.dtype);
         using var full = AttentionMask.Build(past, seq, null, h.device);
         using var windowed = _config.SlidingWindow is int w ? AttentionMask.Build(past, seq, w, h.device) : null;
-        for (int i = 0; i < layers.Count; i++)
+        for (int i = 0; i < stop; i++)
         {
+            Capture?.LayerInput?.Invoke(i, h);
             var mask = _config.UsesSlidingWindow(i) ? windowed! : full;
-            h = layers[i].Forward(h, cos, sin, mask, cache, i, store);
+            h = layers[i].Forward(new DecoderLayerInput { HiddenStates = h, Cos = cos, Sin = sin, Mask = mask, Cache = cache, LayerIndex = i, Store = store }).HiddenStates;
         }
         if (cache is not null && store)
             cache.Advance(seq);
+        if (stop < layers.Count)
+        {
+            Capture?.LayerInput?.Invoke(stop, h);
+            return h.MoveToOuterDisposeScope();
+        }
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 }

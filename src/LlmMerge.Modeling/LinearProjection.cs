@@ -34,6 +34,12 @@ public sealed class LinearProjection : nn.Module<Tensor, Tensor>
 
     public Tensor Weight => weight;
 
+    /// <summary>The module's name in the model (<c>model.layers.0.self_attn.q_proj</c>), set once the model is built.</summary>
+    public string QualifiedName { get; internal set; } = "";
+
+    /// <summary>Set while a caller captures projection inputs.</summary>
+    internal ActivationCapture? Capture { get; set; }
+
     public Tensor? Bias => bias;
 
     /// <summary>LoRA's A [rank, in] while an adapter is attached.</summary>
@@ -69,6 +75,8 @@ public sealed class LinearProjection : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        if (Capture is { } capture && capture.WantsProjection(QualifiedName))
+            capture.ProjectionInput!(QualifiedName, input);
         var y = nn.functional.linear(input, weight, bias);
         return _loraA is null ? y : y.add(nn.functional.linear(nn.functional.linear(input, _loraA), _loraB!).mul(_loraScale));
     }

@@ -58,7 +58,7 @@ public sealed class ReportChartTests
             double acc = 0.2 + 0.025 * k++;
             File.WriteAllText(Path.Combine(cache, Path.GetFileNameWithoutExtension(pair) + ".json"), new JsonObject
             {
-                ["tasks"] = new JsonObject { ["t"] = new JsonObject { ["rows"] = 1, ["metrics"] = new JsonObject { ["acc"] = acc } } },
+                ["tasks"] = new JsonObject { ["t"] = new JsonObject { ["rows"] = 1, ["chance"] = 0.375, ["metrics"] = new JsonObject { ["acc"] = acc } } },
                 ["average"] = new JsonObject { ["acc"] = acc },
             }.ToJsonString());
         }

@@ -14,30 +14,35 @@ using static TorchSharp.torch;
 namespace LlmMerge.Engine.Execution;
 
 /// <summary>
-/// Runs a <see cref="MergePlan"/> tensor by tensor: each input tensor is read from its memory map, merged,
-/// cast and written at its planned offset, and every libtorch tensor of that step is freed before the next, so
-/// peak memory is a few tensors whatever the model's size.
+/// Runs a <see cref="MergePlan"/> tensor by tensor: each input tensor is read from its memory map, merged and
+/// handed to a sink (a folder on disk, or a loaded model's parameters), and every libtorch tensor of that step is
+/// freed before the next, so peak memory is a few tensors whatever the model's size.
 /// </summary>
 public sealed class MergeExecutor
 {
-    /// <summary>Tokenizer and generation files copied from the tokenizer source.</summary>
-    public static readonly string[] TokenizerFiles =
-    [
-        "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json",
-        "vocab.json", "merges.txt", "generation_config.json", "chat_template.json", "chat_template.jinja",
-    ];
-
     private readonly ModelResolver _models;
     private readonly MergeOptions _options;
+    private readonly InputTensorCache? _cache;
 
-    public MergeExecutor(ModelResolver models, MergeOptions options)
+    /// <param name="models">Resolves and keeps open the models recipes name.</param>
+    /// <param name="options">Device, seed, shard size and tokenizer copying.</param>
+    /// <param name="cache">Keeps input tensors across runs (a search's candidates); null reads every input afresh.</param>
+    public MergeExecutor(ModelResolver models, MergeOptions options, InputTensorCache? cache = null)
     {
         _models = models;
         _options = options;
+        _cache = cache;
     }
 
     /// <summary>Plans and runs a recipe into <paramref name="outDir"/>, which appears whole or not at all.</summary>
     public MergePlan Run(MergeRecipe recipe, string outDir, IProgress<MergeProgress>? progress = null, Action<string>? warn = null)
+    {
+        using var sink = new DiskSink(outDir);
+        return Run(recipe, sink, progress, warn);
+    }
+
+    /// <summary>Plans and runs a recipe into <paramref name="sink"/>.</summary>
+    public MergePlan Run(MergeRecipe recipe, IMergeSink sink, IProgress<MergeProgress>? progress = null, Action<string>? warn = null)
     {
         TorchRuntime.Initialize();
         var device = TorchRuntime.ResolveDevice(_options.Device);
@@ -46,28 +51,23 @@ public sealed class MergeExecutor
             warn?.Invoke(w);
         // Resolved before any tensor is written, so a bad chat_template fails fast.
         string? chatTemplate = ChatTemplate(plan.Recipe);
+        var context = new MergeContext(plan, _models, _options, chatTemplate, warn);
 
-        using var output = new OutputFolder(outDir);
-        using (var writer = new ShardedModelWriter(output.WorkPath, plan.Tensors.Select(t => (t.Name, t.OutDType, t.Shape)).ToList(), _options.OutShardBytes))
+        sink.Begin(context);
+        var clock = Stopwatch.StartNew();
+        long bytesRead = 0;
+        for (int i = 0; i < plan.Tensors.Count; i++)
         {
-            var clock = Stopwatch.StartNew();
-            long bytesRead = 0;
-            for (int i = 0; i < plan.Tensors.Count; i++)
-            {
-                var t = plan.Tensors[i];
-                ComputeTensor(plan, t, device, writer);
-                foreach (var x in t.Inputs)
-                    bytesRead += _models.Source(x.Model).Evict(x.TensorName);
-                progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
-            }
-            writer.Complete();
+            var t = plan.Tensors[i];
+            bytesRead += ComputeTensor(plan, t, device, sink);
+            progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
         }
-        WriteMetadata(plan, output.WorkPath, Path.GetFileName(output.FinalPath), chatTemplate, warn);
-        output.Commit();
+        sink.Complete(context);
         return plan;
     }
 
-    private void ComputeTensor(MergePlan plan, PlannedTensor t, Device device, ShardedModelWriter writer)
+    /// <summary>Computes one tensor into the sink; returns the input bytes read from the models for it.</summary>
+    private long ComputeTensor(MergePlan plan, PlannedTensor t, Device device, IMergeSink sink)
     {
         if (t.PassThrough is { } src)
         {
@@ -79,15 +79,29 @@ public sealed class MergeExecutor
                 for (long off = 0; off < info.ByteLength; off += 1 << 30)
                 {
                     int len = (int)Math.Min(1 << 30, info.ByteLength - off);
-                    writer.Write(t.Name, new ReadOnlySpan<byte>(p + off, len), off);
+                    sink.WriteRaw(t, off, new ReadOnlySpan<byte>(p + off, len));
                 }
             }
-            return;
+            return _models.Source(src.Model).Evict(src.TensorName);
         }
 
+        long bytesRead = 0;
         using var scope = NewDisposeScope();
         var compute = t.ComputeDType.ToScalarType();
-        var loaded = t.Inputs.Select(input => _models.Source(input.Model).Load(input.TensorName, compute, device)).ToList();
+        var loaded = new List<Tensor>();
+        foreach (var input in t.Inputs)
+        {
+            var source = _models.Source(input.Model);
+            if (_cache is null)
+            {
+                loaded.Add(source.Load(input.TensorName, compute, device));
+                bytesRead += source.Evict(input.TensorName);
+                continue;
+            }
+            loaded.Add(_cache.GetOrLoad(input.Model, input.TensorName, compute, device, () => source.Load(input.TensorName, compute, device), out bool read));
+            if (read)
+                bytesRead += source.Evict(input.TensorName);
+        }
         if (t.Vocabulary is { } vocabulary)
             loaded = vocabulary.Align(t.Name, t.Inputs.Select((x, i) => (x.Model, loaded[i])).ToList(), t.BaseModel);
         var inputs = new List<ModelTensor>();
@@ -107,10 +121,12 @@ public sealed class MergeExecutor
             BaseModel = t.BaseModel,
             Parameters = t.Parameters,
             Random = random,
+            InputsShared = _cache is not null,
         });
         if (!merged.shape.SequenceEqual(t.Shape))
             throw new InvalidOperationException($"merge method '{plan.Method.Name}' returned shape [{string.Join(", ", merged.shape)}] for tensor '{t.Name}', planned [{string.Join(", ", t.Shape)}]");
-        TensorBridge.Store(merged, t.OutDType.ToScalarType(), (off, bytes) => writer.Write(t.Name, bytes, off));
+        sink.Write(t, merged);
+        return bytesRead;
     }
 
     private static Tensor CommonSubmatrix(Tensor t, long[] shape)
@@ -126,34 +142,6 @@ public sealed class MergeExecutor
     {
         var bytes = Encoding.UTF8.GetBytes($"{seed}:{tensorName}");
         return BitConverter.ToUInt64(SHA256.HashData(bytes), 0) & 0x7FFF_FFFF_FFFF_FFFF;
-    }
-
-    private void WriteMetadata(MergePlan plan, string dir, string modelName, string? chatTemplate, Action<string>? warn)
-    {
-        if (plan.OutputConfig is { } config)
-            File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        // mergekit saves a tokenizer it built (tokenizer_source) even with --no-copy-tokenizer: the embeddings follow it.
-        if (_options.CopyTokenizer || plan.Vocabulary is not null)
-        {
-            var source = plan.Vocabulary?.TokenizerModel ?? plan.Recipe.BaseModel ?? plan.ReferenceModel;
-            string srcDir = _models.Source(source).Directory;
-            foreach (var f in TokenizerFiles)
-            {
-                string p = Path.Combine(srcDir, f);
-                if (File.Exists(p))
-                    File.Copy(p, Path.Combine(dir, f), overwrite: true);
-            }
-            if (plan.Vocabulary is { EditsTokenizer: true } v)
-                Tokenizers.TokenizerJsonEditor.Write(srcDir, dir, v.KeepBelow, v.Appended);
-            if (chatTemplate is not null && !ChatTemplates.Write(dir, chatTemplate))
-                warn?.Invoke($"chat_template: tokenizer source '{source}' has no tokenizer_config.json; the chat template is not saved");
-        }
-        else if (plan.Recipe.ChatTemplate is not null)
-        {
-            // mergekit's words for the same case.
-            warn?.Invoke("chat_template given but no tokenizer is copied (--no-copy-tokenizer); the chat template is not saved");
-        }
-        File.WriteAllText(Path.Combine(dir, "README.md"), ModelCard.Render(plan, modelName));
     }
 
     /// <summary>The recipe's chat template; for <c>auto</c>, the models are asked in mergekit's order: models, slice sources, base.</summary>

@@ -28,7 +28,26 @@ public sealed class MergeInputs
     /// <summary>A generator seeded for this tensor alone, so random methods give the same result in any order.</summary>
     public required Generator Random { get; init; }
 
+    /// <summary>
+    /// The input tensors are held beyond this call (by an input cache across search candidates): a method must not
+    /// modify them in place. When false the executor loaded them for this tensor alone and a method may reuse
+    /// their memory.
+    /// </summary>
+    public bool InputsShared { get; init; }
+
     public ModelTensor? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
+
+    /// <summary>These inputs, with tensors a method may overwrite: the same object when they are not shared, else copies (in the caller's dispose scope).</summary>
+    public MergeInputs Owned() => !InputsShared ? this : new MergeInputs
+    {
+        TensorName = TensorName,
+        IsEmbedding = IsEmbedding,
+        Tensors = Tensors.Select(t => t with { Tensor = t.Tensor.clone() }).ToList(),
+        BaseModel = BaseModel,
+        Parameters = Parameters,
+        Random = Random,
+        InputsShared = false,
+    };
 
     public bool Flag(string name) => ParameterValues.ToBool(Parameters[name], name);
 

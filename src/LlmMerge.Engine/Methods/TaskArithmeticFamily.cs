@@ -55,8 +55,12 @@ public abstract class TaskArithmeticFamily : IMergeMethod
         bool rescale = inputs.Flag("rescale");
         double lambda = inputs.Number("lambda");
         if (FusedTaskArithmetic.Applies(inputs, Sparsify, Consensus) && !ForceTorchPath)
-            return FusedTaskArithmetic.Merge(inputs, baseInput, Sparsify == SparsificationMethod.Magnitude, Consensus is not null, normalize, rescale, lambda)
+        {
+            // The fused path computes in the inputs' own memory; cached inputs are copied first.
+            var owned = inputs.Owned();
+            return FusedTaskArithmetic.Merge(owned, owned.Base!, Sparsify == SparsificationMethod.Magnitude, Consensus is not null, normalize, rescale, lambda)
                 .MoveToOuterDisposeScope();
+        }
 
         var weighted = new List<Tensor>();
         var weights = new List<double>();

@@ -13,14 +13,18 @@ public sealed class ReferenceDecoder(TinyDecoder model)
 
     private double[]? B(string name) => model.Weights.TryGetValue(name, out var w) ? w.Values.Select(v => (double)v).ToArray() : null;
 
-    /// <summary>log p(token | tokens before it) for every position: [position][vocab].</summary>
-    public double[][] LogProbs(IReadOnlyList<int> tokens)
+    /// <summary>
+    /// The hidden state entering each layer, [layer][position][hidden], for layers 0..L: entry L is what leaves the
+    /// last layer, before the final norm (transformers' hidden_states but for that norm).
+    /// </summary>
+    public double[][][] LayerInputs(IReadOnlyList<int> tokens)
     {
         int n = tokens.Count, d = _s.Hidden;
         var x = new double[n][];
         var emb = W("model.embed_tokens.weight");
         for (int t = 0; t < n; t++)
             x[t] = emb.AsSpan(tokens[t] * d, d).ToArray().Select(e => _s.IsGemma ? e * Math.Sqrt(d) : e).ToArray();
+        var states = new List<double[][]> { x.Select(v => v.ToArray()).ToArray() };
 
         for (int layer = 0; layer < _s.Layers; layer++)
         {
@@ -37,7 +41,20 @@ public sealed class ReferenceDecoder(TinyDecoder model)
                 var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
                 x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), B(p + "mlp.down_proj.bias"), act, d));
             }
+            states.Add(x.Select(v => v.ToArray()).ToArray());
         }
+        return states.ToArray();
+    }
+
+    /// <summary>RMSNorm of one vector with the named weight, as the model applies it (Gemma's 1 + weight included).</summary>
+    public double[] Norm(double[] x, string weightName) => RmsNorm(x, W(weightName));
+
+    /// <summary>log p(token | tokens before it) for every position: [position][vocab].</summary>
+    public double[][] LogProbs(IReadOnlyList<int> tokens)
+    {
+        int n = tokens.Count;
+        var emb = W("model.embed_tokens.weight");
+        var x = LayerInputs(tokens)[^1];
 
         var head = _s.Tied ? emb : W("lm_head.weight");
         var result = new double[n][];
