@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmMerge.Build.Charts;
 using LlmMerge.Contracts.Results;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
@@ -10,8 +11,10 @@ namespace LlmMerge.Build;
 
 /// <summary>
 /// Writes the graph's report: every model's accuracy on every task beside the experts' and the chance level,
-/// a bar chart of the same (SVG), each step's time and peak memory, and what this build ran. Also logs the
-/// build's one-line summary, which says "nothing to do" when every step and evaluation was up to date.
+/// charts of the same (bars by task, a models × tasks heatmap and, for graphs with many models, accuracy against
+/// each step's time; SVG, every model in a colour of its own and its role shown by shape and pattern too), each
+/// step's time and peak memory, and what this build ran. Also logs the build's one-line summary, which says
+/// "nothing to do" when every step and evaluation was up to date.
 /// </summary>
 public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
 {
@@ -43,9 +46,23 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
         }
         // Experts first, then steps in the order they ran: the table reads from ingredients to results.
         var evaluated = Models.Where(m => EvaluationPairs.Any(p => p.GetMetadata("Model") == m.ItemSpec)).ToList();
+        // An expert that no step reads is there to compare with: a reference.
+        var merged = Models.Where(m => m.GetMetadata("Kind") == "step")
+            .SelectMany(m => m.GetMetadata("Inputs").Split(',', StringSplitOptions.RemoveEmptyEntries)).ToHashSet(StringComparer.Ordinal);
+        ModelRole Role(ITaskItem m) => m.GetMetadata("Kind") == "step" ? ModelRole.Merge : merged.Contains(m.ItemSpec) ? ModelRole.Expert : ModelRole.Reference;
+        var stepSeconds = Steps.ToDictionary(s => s.ItemSpec, s => ReadStats(s.GetMetadata("StatsFile")).Item1, StringComparer.Ordinal);
 
         string dir = Path.GetDirectoryName(Path.GetFullPath(ReportFile))!;
         string chartFile = Path.ChangeExtension(ReportFile, ".svg");
+        string heatmapFile = Path.ChangeExtension(ReportFile, null) + "-heatmap.svg";
+        string timeFile = Path.ChangeExtension(ReportFile, null) + "-time.svg";
+        var data = ReportData.Create(
+            tasks.Select(t => t.Name).ToList(),
+            tasks.Select(t => chance[t.Name]).ToList(),
+            evaluated.Select(m => (m.ItemSpec, Role(m), m.GetMetadata("Method"),
+                (IReadOnlyList<double?>)tasks.Select(t => scores.TryGetValue((m.ItemSpec, t.Name), out double v) ? (double?)v : null).ToList(),
+                stepSeconds.GetValueOrDefault(m.ItemSpec))).ToList());
+        bool timeChart = tasks.Count > 0 && TimeChart.Applies(data);
         var md = new StringBuilder();
         md.Append(CultureInfo.InvariantCulture, $"# Merge graph `{ProjectName}`\n\n");
         md.Append("Written by `dotnet build`; every number comes from this graph's artifacts.\n\n## Accuracy\n\n");
@@ -60,7 +77,7 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
             foreach (var m in evaluated)
             {
                 var row = tasks.Select(t => scores.TryGetValue((m.ItemSpec, t.Name), out double v) ? (double?)v : null).ToList();
-                string kind = m.GetMetadata("Kind") == "step" ? $"step ({m.GetMetadata("Method")})" : "expert";
+                string kind = Role(m) switch { ModelRole.Merge => $"step ({m.GetMetadata("Method")})", ModelRole.Expert => "expert", _ => "reference" };
                 md.Append(CultureInfo.InvariantCulture, $"| {m.ItemSpec} | {kind} | ")
                   .Append(string.Join(" | ", row.Select(Cell)))
                   .Append(" | ").Append(Cell(row.All(v => v is not null) && row.Count > 0 ? row.Average() : null)).Append(" |\n");
@@ -71,6 +88,7 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
             if (scores.Count == 0)
                 md.Append("No scores yet (see the build log: evaluation skipped or pending).\n\n");
             md.Append(CultureInfo.InvariantCulture, $"![accuracy by task]({Path.GetFileName(chartFile)})\n\n");
+            md.Append(CultureInfo.InvariantCulture, $"![accuracy, models by tasks]({Path.GetFileName(heatmapFile)})\n\n");
         }
 
         md.Append("## Steps\n\n| step | method | inputs | fingerprint | this build | time (s) | peak memory (MiB) |\n| --- | --- | --- | --- | --- | ---: | ---: |\n");
@@ -81,11 +99,20 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
                 $"| {s.ItemSpec} | {s.GetMetadata("Method")} | {s.GetMetadata("Inputs").Replace(",", ", ", StringComparison.Ordinal)} | `{s.GetMetadata("Fingerprint")[..12]}` | {(ran.Contains(s.ItemSpec) ? "ran" : "up to date")} | {Cell(seconds, "F1")} | {(peak is > 0 ? (peak.Value / 1048576.0).ToString("F0", CultureInfo.InvariantCulture) : "n/a")} |\n");
         }
         md.Append("\nTime is the wall time of `llmmerge merge` for the step's last run; peak memory is that process's VmHWM.\n");
+        if (timeChart)
+            md.Append(CultureInfo.InvariantCulture, $"\n![average accuracy against step time]({Path.GetFileName(timeFile)})\n");
 
         Directory.CreateDirectory(dir);
         StampFile.WriteIfDifferent(ReportFile, md.ToString());
         if (tasks.Count > 0)
-            StampFile.WriteIfDifferent(chartFile, BarChart.Svg(tasks.Select(t => t.Name).ToList(), evaluated.Select(m => m.ItemSpec).ToList(), scores, chance));
+        {
+            StampFile.WriteIfDifferent(chartFile, BarChart.Svg(data));
+            StampFile.WriteIfDifferent(heatmapFile, Heatmap.Svg(data));
+        }
+        if (timeChart)
+            StampFile.WriteIfDifferent(timeFile, TimeChart.Svg(data));
+        else if (File.Exists(timeFile))
+            File.Delete(timeFile);
         WriteResultsJson(Path.Combine(dir, "results.json"), tasks.Select(t => t.Name).ToList(), evaluated, scores, chance);
 
         int upToDate = Steps.Length - ran.Count;

@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("llmmerge: merge, fetch and evaluate language models; reads mergekit recipes");
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(FetchCommand.Create());
+        root.Subcommands.Add(CacheCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(ZooCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -128,7 +128,7 @@ internal sealed class BlobDownloader(HubHttp http, HubSettings settings, HubCach
     private async Task<string?> TransferOnceAsync(RemoteFile file, FileStream stream, IncrementalHash? hash, CancellationToken cancellationToken)
     {
         long offset = stream.Length;
-        using HttpResponseMessage response = await http.SendAsync(HttpMethod.Get, file.Uri, offset, stopAtOtherOrigin: false, cancellationToken);
+        using HttpResponseMessage response = await http.SendAsync(HttpMethod.Get, file.Uri, offset, relativeRedirectsOnly: false, cancellationToken);
         switch (response.StatusCode)
         {
             case HttpStatusCode.OK when offset > 0:

@@ -9,8 +9,10 @@ internal static class FileSelection
         "*.safetensors", "*.json", "tokenizer.model", "*.model", "*.txt", "*.jinja", "*.tiktoken", "README.md",
     ];
 
-    // Used only when the repository has no safetensors: PyTorch's own formats, which a converter can read.
-    private static readonly string[] FallbackWeightPatterns = ["*.bin", "*.pt", "*.pth"];
+    // Used only when the repository has no safetensors, as mergekit's ModelReference.local_path (a6e40288) and
+    // transformers fall back: torch.save checkpoints (pytorch_model*.bin with their index, adapter_model.bin), which
+    // LlmMerge.Core reads. Training leftovers such as optimizer.pt or rng_state.pth are not weights.
+    private static readonly string[] FallbackWeightPatterns = ["*.bin"];
 
     /// <summary>The selected names among <paramref name="files"/>, in their listed order.</summary>
     public static IReadOnlyList<string> Select(IReadOnlyList<string> files, FetchRequest request) =>

@@ -54,7 +54,7 @@ public sealed class HubClient : IDisposable
 
         string what = $"{Kind(repoType)} {repoId} at revision {revision}";
         Uri uri = http.HubUri($"api/{Kind(repoType)}s/{repoId}/revision/{Uri.EscapeDataString(revision)}");
-        using HttpResponseMessage response = await http.SendWithRetriesAsync(HttpMethod.Get, uri, stopAtOtherOrigin: false, what, cancellationToken);
+        using HttpResponseMessage response = await http.SendWithRetriesAsync(HttpMethod.Get, uri, relativeRedirectsOnly: false, what, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             throw HubErrors.ForStatus(response, settings, repoId, what);
@@ -174,22 +174,26 @@ public sealed class HubClient : IDisposable
         string escapedName = string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
         Uri uri = http.HubUri($"{prefix}{request.RepoId}/resolve/{commit}/{escapedName}");
 
-        // As huggingface_hub: a HEAD that stops at the redirect to the CDN, whose headers name the LFS blob.
-        using HttpResponseMessage response = await http.SendWithRetriesAsync(HttpMethod.Head, uri, stopAtOtherOrigin: true, what, cancellationToken);
+        // As huggingface_hub's get_hf_file_metadata (ee0a4510): a HEAD that follows relative redirects only, so it
+        // stops at the redirect to the CDN, whose headers name the LFS blob.
+        using HttpResponseMessage response = await http.SendWithRetriesAsync(HttpMethod.Head, uri, relativeRedirectsOnly: true, what, cancellationToken);
         int status = (int)response.StatusCode;
         if (status is < 200 or >= 400)
         {
             throw HubErrors.ForStatus(response, settings, request.RepoId, what);
         }
 
-        string? linkedEtag = HubErrors.Header(response, "X-Linked-Etag");
-        string etagHeader = linkedEtag ?? HubErrors.Header(response, "ETag")
+        // X-Linked-Etag (the LFS blob's sha256) wins; else the ETag of whatever answered last, which after a followed
+        // redirect (a mirror's /cdn/ path on its own origin) is that server's ETag.
+        string etagHeader = HubErrors.Header(response, "X-Linked-Etag") ?? HubErrors.Header(response, "ETag")
             ?? throw new LlmMergeException($"{what}: the Hub sent no ETag, so the file cannot be named in the cache; check HF_ENDPOINT points to a Hugging Face Hub.");
         string etag = HubNames.BlobName(request.RepoId, name, etagHeader);
         long? size = long.TryParse(HubErrors.Header(response, "X-Linked-Size"), out long linkedSize) ? linkedSize
             : status < 300 ? response.Content.Headers.ContentLength
             : null;
-        string? sha256 = linkedEtag is not null && HubNames.IsSha256(etag) ? etag : null;
+        // A blob named by a sha256 is, in huggingface_hub's cache, that sha256's content: whichever header the name came
+        // from, the bytes must hash to it before they get the name.
+        string? sha256 = HubNames.IsSha256(etag) ? etag : null;
         return new RemoteFile(name, etag, size, sha256, uri);
     }
 

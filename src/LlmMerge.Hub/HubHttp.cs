@@ -34,9 +34,9 @@ internal sealed class HubHttp : IDisposable
     /// <summary>An address on the Hub built from an already escaped path such as <c>api/models/ORG/NAME/revision/main</c>.</summary>
     public Uri HubUri(string escapedPath) => new($"{settings.Endpoint.ToString().TrimEnd('/')}/{escapedPath}");
 
-    /// <summary>Sends a request and follows redirects; with <paramref name="stopAtOtherOrigin"/> a redirect off the Hub is returned as is.</summary>
+    /// <summary>Sends a request and follows redirects; with <paramref name="relativeRedirectsOnly"/> a redirect whose Location names a host is returned as is.</summary>
     /// <remarks>The response's headers are read, its body is not: the caller streams it and disposes the response.</remarks>
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, long rangeFrom, bool stopAtOtherOrigin, CancellationToken cancellationToken)
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, long rangeFrom, bool relativeRedirectsOnly, CancellationToken cancellationToken)
     {
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
@@ -60,11 +60,15 @@ internal sealed class HubHttp : IDisposable
                 return response;
             }
 
-            var next = new Uri(uri, response.Headers.Location);
-            if (stopAtOtherOrigin && !SameOrigin(next, uri))
+            // huggingface_hub (ee0a4510, _httpx_follow_relative_redirects_with_backoff) follows only relative redirects
+            // on a metadata HEAD: a renamed repository is followed, while any Location with a host (the CDN, or the
+            // Hub's own origin written out) is where the metadata is read from.
+            if (relativeRedirectsOnly && !IsRelative(response.Headers.Location))
             {
                 return response;
             }
+
+            var next = new Uri(uri, response.Headers.Location);
 
             response.Dispose();
             uri = next;
@@ -75,7 +79,7 @@ internal sealed class HubHttp : IDisposable
 
     /// <summary>Like <see cref="SendAsync"/>, but retries server errors and dropped connections with backoff.</summary>
     /// <remarks><paramref name="what"/> starts the error message when every attempt fails, so it names the repository or file.</remarks>
-    public async Task<HttpResponseMessage> SendWithRetriesAsync(HttpMethod method, Uri uri, bool stopAtOtherOrigin, string what, CancellationToken cancellationToken)
+    public async Task<HttpResponseMessage> SendWithRetriesAsync(HttpMethod method, Uri uri, bool relativeRedirectsOnly, string what, CancellationToken cancellationToken)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -83,7 +87,7 @@ internal sealed class HubHttp : IDisposable
             Exception? error = null;
             try
             {
-                HttpResponseMessage response = await SendAsync(method, uri, 0, stopAtOtherOrigin, cancellationToken);
+                HttpResponseMessage response = await SendAsync(method, uri, 0, relativeRedirectsOnly, cancellationToken);
                 if (!RetryPolicy.IsTransient(response.StatusCode))
                 {
                     return response;
@@ -127,6 +131,11 @@ internal sealed class HubHttp : IDisposable
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
         && a.Port == b.Port;
+
+    /// <summary>True for a Location without a host (<c>/cdn/...</c>, <c>../x</c>), which Python's urlparse gives an empty netloc.</summary>
+    /// <remarks>A scheme-relative <c>//host/path</c> names a host, so it is not relative here, as in urlparse.</remarks>
+    public static bool IsRelative(Uri location) =>
+        !location.IsAbsoluteUri && !location.OriginalString.StartsWith("//", StringComparison.Ordinal);
 
     /// <inheritdoc/>
     public void Dispose() => client.Dispose();

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace LlmMerge.Modeling;
 
-/// <summary>Loads a Hugging Face causal-LM folder (config.json + safetensors) into the TorchSharp forward pass.</summary>
+/// <summary>Loads a Hugging Face causal-LM folder (config.json + safetensors or PyTorch .bin weights) into the TorchSharp forward pass.</summary>
 public static class CausalLmLoader
 {
     /// <summary>Loads <paramref name="modelDir"/> (a model folder, a PEFT LoRA adapter folder naming its base, or BASE+ADAPTER) on <paramref name="device"/> (cpu, cuda, cuda:N), computing in <paramref name="dtype"/> (float32, bfloat16, float16).</summary>

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace LlmMerge.Modeling;
 
-/// <summary>Fills a model's parameters from a Hugging Face folder's safetensors, by name, checking every shape.</summary>
+/// <summary>Fills a model's parameters from a Hugging Face folder's weights (safetensors or PyTorch .bin), by name, checking every shape.</summary>
 public static class CausalLmWeights
 {
     /// <summary>
@@ -29,7 +29,8 @@ public static class CausalLmWeights
         {
             if (!source.Contains(name))
             {
-                var files = Directory.GetFiles(source.Directory, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+                var files = Directory.GetFiles(source.Directory).Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || TensorFiles.IsPyTorch(f))
+                    .Select(Path.GetFileName).Order(StringComparer.Ordinal);
                 throw new LlmMergeException(
                     $"{source.Directory}: weight '{name}' is missing (looked in {string.Join(", ", files)}); "
                     + $"{model.Config.Architecture} with this config.json needs it");

@@ -72,7 +72,7 @@ public sealed class ErrorTests
         BuildResult result = folder.Build(project);
         Assert.That(result.ExitCode, Is.Not.Zero);
         int line = LineOf(File.ReadAllText(project), "Include=\"broken\"");
-        string pattern = Regex.Escape(project) + $@"\({line}(,\d+)?\): error LLM0110: MergeStep 'broken': llmmerge merge failed \(exit code 1\): [^\n]*models/odd: no safetensors weights";
+        string pattern = Regex.Escape(project) + $@"\({line}(,\d+)?\): error LLM0110: MergeStep 'broken': llmmerge merge failed \(exit code 1\): [^\n]*models/odd: no weights";
         Assert.That(result.Errors.Any(e => Regex.IsMatch(e, pattern)), Is.True, string.Join("\n", result.Errors) + "\n" + result.Log);
         Assert.That(Directory.Exists(folder.Artifacts(project, "broken")), Is.False);
 

@@ -48,6 +48,35 @@ public sealed class FetchCommandTests : HubTestBase
     }
 
     [Test]
+    public async Task Fetch_FromAMirrorThatCorruptsBytes_FailsWithOneLine_AndLeavesNoBlob()
+    {
+        // A stand-in for a mirror or HF_ENDPOINT proxy: LFS files redirect to /cdn/SHA256 on its own origin, no X-Linked-Etag.
+        Hub.LfsRedirect = Fakes.LfsRedirect.SameOriginRelative;
+        var repo = Hub.AddRepo("org/model").AddText("config.json", "{}").AddLfs("model.safetensors", 20_000);
+        Hub.Tamper = (request, response) =>
+        {
+            if (request.Method != "GET" || !request.Path.StartsWith("/cdn/", StringComparison.Ordinal))
+            {
+                return response;
+            }
+
+            byte[] flipped = [.. response.Body];
+            flipped[^1] ^= 0x01;
+            return response with { Body = flipped };
+        };
+
+        (int code, string output, string error) = await RunAsync("fetch", "org/model", "--cache-dir", CacheDir);
+
+        Assert.That(code, Is.Not.EqualTo(0));
+        Assert.That(output, Is.Empty);
+        string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("llmmerge", StringComparison.Ordinal)).ToArray();
+        Assert.That(lines, Has.Length.EqualTo(1));
+        Assert.That(lines[0], Does.Contain("model.safetensors").And.Contain("sha256"));
+        string blobs = Path.Combine(RepoFolder("org/model"), "blobs");
+        Assert.That(FilesUnder(blobs).Where(f => f.StartsWith(repo.Files["model.safetensors"].Sha256, StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
     public async Task Fetch_WithIncludeExcludeRevisionAndRepoType_PassesThemOn()
     {
         var repo = Hub.AddRepo("org/tasks", RepoType.Dataset)

@@ -27,9 +27,24 @@ public sealed class FileSelectionTests
     [Test]
     public void Default_WithoutSafetensors_FallsBackToPyTorchWeights()
     {
-        string[] files = ["config.json", "pytorch_model.bin", "model.gguf", "tf_model.h5", "tokenizer.json"];
+        string[] files =
+        [
+            "config.json", "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin", "pytorch_model.bin.index.json",
+            "model.gguf", "tf_model.h5", "optimizer.pt", "rng_state.pth", "tokenizer.json",
+        ];
 
-        Assert.That(FileSelection.Select(files, new FetchRequest("o/n")), Is.EqualTo(new[] { "config.json", "pytorch_model.bin", "tokenizer.json" }));
+        Assert.That(FileSelection.Select(files, new FetchRequest("o/n")), Is.EqualTo(new[]
+        {
+            "config.json", "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin", "pytorch_model.bin.index.json", "tokenizer.json",
+        }));
+    }
+
+    [Test]
+    public void Default_ForAnAdapterWithoutSafetensors_TakesAdapterModelBin()
+    {
+        string[] files = ["README.md", "adapter_config.json", "adapter_model.bin"];
+
+        Assert.That(FileSelection.Select(files, new FetchRequest("o/n")), Is.EqualTo(files));
     }
 
     [Test]

@@ -18,12 +18,14 @@ public sealed record LoraPair(string Module, string BaseTensor, TensorInfo A, Te
 /// A PEFT LoRA adapter folder: <c>adapter_config.json</c> and <c>adapter_model.safetensors</c>, whose tensors are named
 /// <c>base_model.model.&lt;module&gt;.lora_A.weight</c> / <c>lora_B.weight</c> (<c>lora_embedding_A</c>/<c>_B</c> for
 /// embeddings); other tensors there are whole weights PEFT saved for <c>modules_to_save</c>, which replace the base's.
-/// The safetensors file stays memory-mapped until the adapter is disposed.
+/// Where there is no safetensors file, PEFT's older <c>adapter_model.bin</c> (a torch.save state dict) is read.
+/// The weights file stays memory-mapped until the adapter is disposed.
 /// </summary>
 public sealed class LoraAdapter : IDisposable
 {
     public const string ConfigFile = "adapter_config.json";
     public const string WeightsFile = "adapter_model.safetensors";
+    public const string PyTorchWeightsFile = "adapter_model.bin";
     private const string Prefix = "base_model.model.";
 
     private readonly Dictionary<string, LoraPair> _pairs;
@@ -33,7 +35,7 @@ public sealed class LoraAdapter : IDisposable
 
     public AdapterConfig Config { get; }
 
-    public SafetensorsFile File { get; }
+    public ITensorFile File { get; }
 
     /// <summary>Base tensor name → the pair that changes it.</summary>
     public IReadOnlyDictionary<string, LoraPair> Pairs => _pairs;
@@ -45,9 +47,11 @@ public sealed class LoraAdapter : IDisposable
     public static bool IsAdapterFolder(string dir) =>
         System.IO.File.Exists(System.IO.Path.Combine(dir, ConfigFile))
         && !System.IO.File.Exists(System.IO.Path.Combine(dir, "model.safetensors"))
-        && !System.IO.File.Exists(System.IO.Path.Combine(dir, "model.safetensors.index.json"));
+        && !System.IO.File.Exists(System.IO.Path.Combine(dir, "model.safetensors.index.json"))
+        && !System.IO.File.Exists(System.IO.Path.Combine(dir, "pytorch_model.bin"))
+        && !System.IO.File.Exists(System.IO.Path.Combine(dir, "pytorch_model.bin.index.json"));
 
-    private LoraAdapter(string dir, AdapterConfig config, SafetensorsFile file)
+    private LoraAdapter(string dir, AdapterConfig config, ITensorFile file)
     {
         Directory = dir;
         Config = config;
@@ -116,14 +120,13 @@ public sealed class LoraAdapter : IDisposable
         if (!System.IO.File.Exists(configPath))
             throw new LlmMergeException($"{dir}: not a LoRA adapter folder (no {ConfigFile})");
         var config = AdapterConfig.Load(configPath);
+        // PEFT's own order: safetensors first, the pickle only where there is none.
         string weights = System.IO.Path.Combine(dir, WeightsFile);
         if (!System.IO.File.Exists(weights))
-        {
-            throw new LlmMergeException(System.IO.File.Exists(System.IO.Path.Combine(dir, "adapter_model.bin"))
-                ? $"{dir}: the adapter's weights are in adapter_model.bin; convert them to {WeightsFile} first"
-                : $"{dir}: no {WeightsFile}; the adapter folder is incomplete");
-        }
-        var file = SafetensorsFile.Open(weights);
+            weights = System.IO.Path.Combine(dir, PyTorchWeightsFile);
+        if (!System.IO.File.Exists(weights))
+            throw new LlmMergeException($"{dir}: no {WeightsFile} or {PyTorchWeightsFile}; the adapter folder is incomplete");
+        var file = TensorFiles.Open(weights);
         try
         {
             return new LoraAdapter(dir, config, file);

@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using LlmMerge.Core.Models;
 
 namespace LlmMerge.Core.SafeTensors;
 
@@ -6,7 +7,7 @@ namespace LlmMerge.Core.SafeTensors;
 /// A safetensors file opened through a read-only memory map. Tensors are views into the map, so reading a tensor
 /// touches only its own pages, and tensors over 2 GB are addressed with 64-bit lengths.
 /// </summary>
-public sealed unsafe class SafetensorsFile : IDisposable
+public sealed unsafe class SafetensorsFile : ITensorFile
 {
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;

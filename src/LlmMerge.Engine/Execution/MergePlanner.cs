@@ -8,11 +8,12 @@ using LlmMerge.Modeling.Sources;
 namespace LlmMerge.Engine.Execution;
 
 /// <summary>
-/// Turns a recipe into a <see cref="MergePlan"/> the way mergekit's planner does: <c>models</c> become one slice
-/// over every layer; tensors before the layers are planned with slice 0 at t = 0, each slice's layers with
-/// t = i / (n - 1) (t = 1 for a one-layer slice), tensors after the layers with the last slice at t = 1; a
-/// parameter is looked up on the slice source of its model, then the slice, then the model entry, then the
-/// global <c>parameters</c>, then the method's default.
+/// Turns a recipe into a <see cref="MergePlan"/> the way mergekit's planner does (mergekit/plan.py and config.py at
+/// commit a6e40288): <c>models</c> become one slice over every layer; each slice's layers are planned with
+/// t = i / (n - 1) (t = 1 for a one-layer slice); the tensors before the layers (with the first slice) and after
+/// them (the final norm and <c>lm_head</c>, with the last slice) use t = 0, since plan_module reads both through one
+/// <c>ConfigReader(t=0)</c> (mergekit before PR #534, fd5eb19, used t = 1 after the layers). A parameter is looked
+/// up on the slice source of its model, then the slice, then the global <c>parameters</c>, then the method's default.
 /// </summary>
 public sealed class MergePlanner
 {
@@ -67,7 +68,7 @@ public sealed class MergePlanner
 
         var planned = new List<PlannedTensor>();
         foreach (var name in pre)
-            planned.Add(PlanTensor(recipe, method, first, name, first.Sources.Select(s => (s, name)).ToList(), 0, baseModel, sd, od, warnings, vocabulary));
+            planned.Add(PlanTensor(recipe, method, first, name, first.Sources.Select(s => (s, name)).ToList(), 0, baseModel, sd, od, warnings, vocabulary, outsideLayers: true));
 
         int outLayer = 0;
         foreach (var slice in slices)
@@ -85,7 +86,7 @@ public sealed class MergePlanner
                 foreach (var (prefix, rest) in suffixes)
                 {
                     var inputs = slice.Sources.Select(s => (s, prefix + (s.Start!.Value + i) + rest)).ToList();
-                    planned.Add(PlanTensor(recipe, method, slice, prefix + outLayer + rest, inputs, t, baseModel, sd, od, warnings, vocabulary));
+                    planned.Add(PlanTensor(recipe, method, slice, prefix + outLayer + rest, inputs, t, baseModel, sd, od, warnings, vocabulary, outsideLayers: false));
                 }
                 outLayer++;
             }
@@ -93,9 +94,12 @@ public sealed class MergePlanner
 
         ModelConfig? config = refFolder.Config?.Clone();
         bool outputTied = config?.TieWordEmbeddings == true;
+        // mergekit zips the last slice's models with one weight per source of the *first* slice, so where the last
+        // slice has more sources than the first, its extra models take no part in the tensors after the layers.
+        var postSources = last.Sources.Take(first.Sources.Count).ToList();
         foreach (var name in post)
         {
-            var inputs = last.Sources.Select(s => (s, name)).ToList();
+            var inputs = postSources.Select(s => (s, name)).ToList();
             if (TensorNames.IsLmHead(name))
             {
                 // mergekit's tied_names: a model without its own lm_head contributes its input embedding.
@@ -112,7 +116,7 @@ public sealed class MergePlanner
                 if (inputEmbedding is not null)
                     inputs = inputs.Select(x => _open(x.s.Model).Contains(name) || !_open(x.s.Model).Contains(inputEmbedding) ? x : (x.s, inputEmbedding)).ToList();
             }
-            planned.Add(PlanTensor(recipe, method, last, name, inputs, 1, baseModel, sd, od, warnings, vocabulary));
+            planned.Add(PlanTensor(recipe, method, last, name, inputs, 0, baseModel, sd, od, warnings, vocabulary, outsideLayers: true));
         }
 
         var outDType = od ?? sd ?? planned.Select(p => p.OutDType).FirstOrDefault(SafetensorsDType.F32);
@@ -224,7 +228,7 @@ public sealed class MergePlanner
 
     private PlannedTensor PlanTensor(MergeRecipe recipe, IMergeMethod method, OutputSlice slice, string outName,
         List<(InputSlice Source, string Name)> inputs, double t, ModelReference? baseModel,
-        SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings, VocabularyAlignment? vocabulary)
+        SafetensorsDType? computeDType, SafetensorsDType? outDType, List<string> warnings, VocabularyAlignment? vocabulary, bool outsideLayers)
     {
         var effectiveBase = slice.BaseModel ?? baseModel;
         method.ValidateTensorInputs(outName, inputs.Select(x => x.Source.Model).ToList());
@@ -247,10 +251,13 @@ public sealed class MergePlanner
         {
             var (src, name) = inputs[i];
             bool isBase = src.Model == effectiveBase;
+            // mergekit filters a per-model parameter by the input weight's name: in a layer, the source's own layer
+            // index; around the layers, the output's name, also where a tied model's embedding stands in for lm_head.
+            string filterName = outsideLayers ? outName : name;
             var ps = new Dictionary<string, object?>();
             foreach (var p in method.TensorParameters)
             {
-                ps[p.Name] = Lookup(recipe, slice, src, p, name, t)
+                ps[p.Name] = Lookup(recipe, slice, src, p, filterName, t)
                     ?? (p.Required && !isBase
                         ? throw new LlmMergeException($"merge method '{method.Name}' needs parameter '{p.Name}' for model '{src.Model}'; add it to the model's parameters or the global parameters")
                         : p.Default);
@@ -314,18 +321,19 @@ public sealed class MergePlanner
         }
     }
 
-    /// <summary>mergekit's ConfigReader.parameter: slice source, slice, model entry, global; null where none is set.</summary>
+    /// <summary>
+    /// mergekit's ConfigReader.parameter: slice source, slice, global; null where none is set. A <c>models</c> entry's
+    /// parameters are its slice source's (normalize_config), and recipes here have no <c>modules</c>, whose level
+    /// would come between the slice and the global parameters.
+    /// </summary>
     private static object? Lookup(MergeRecipe recipe, OutputSlice slice, InputSlice? source, ParameterDefinition p, string tensorName, double t)
     {
         if (source is not null && source.Parameters.TryGetValue(p.Name, out var s) && s.Evaluate(tensorName, t) is { } v1)
             return v1;
         if (slice.Parameters.TryGetValue(p.Name, out var sp) && sp.Evaluate(tensorName, t) is { } v2)
             return v2;
-        if (source is not null && recipe.Models?.FirstOrDefault(m => m.Model == source.Model) is { } mdef
-            && mdef.Parameters.TryGetValue(p.Name, out var mp) && mp.Evaluate(tensorName, t) is { } v3)
+        if (recipe.Parameters.TryGetValue(p.Name, out var gp) && gp.Evaluate(tensorName, t) is { } v3)
             return v3;
-        if (recipe.Parameters.TryGetValue(p.Name, out var gp) && gp.Evaluate(tensorName, t) is { } v4)
-            return v4;
         return null;
     }
 }

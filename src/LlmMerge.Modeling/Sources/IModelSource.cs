@@ -31,7 +31,7 @@ public interface IModelSource
     Tensor Load(string name, ScalarType computeType, Device device);
 
     /// <summary>The file whose bytes are exactly the tensor's stored value, for tensors copied untouched (non-float ones).</summary>
-    SafetensorsFile RawFile(string name);
+    ITensorFile RawFile(string name);
 
     /// <summary>Releases the pages the tensor was read from and returns how many bytes that read took.</summary>
     long Evict(string name);
@@ -60,7 +60,7 @@ public sealed class FolderModelSource(ModelReference reference, ModelFolder fold
         return Torch.TensorBridge.Load(file, file.GetInfo(name), computeType, device);
     }
 
-    public SafetensorsFile RawFile(string name) => folder.GetFile(name);
+    public ITensorFile RawFile(string name) => folder.GetFile(name);
 
     public long Evict(string name)
     {

@@ -71,7 +71,7 @@ public sealed class LoraModelSource : IModelSource
         return result.MoveToOuterDisposeScope();
     }
 
-    public SafetensorsFile RawFile(string name) =>
+    public ITensorFile RawFile(string name) =>
         _adapter.Pairs.ContainsKey(name) || _adapter.Replacements.ContainsKey(name)
             ? throw new InvalidOperationException($"'{name}' is changed by adapter '{Reference.Lora}'; its stored bytes are not its value")
             : _base.GetFile(name);

@@ -2,13 +2,14 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using LlmMerge.Core;
+using LlmMerge.Core.Models;
 using LlmMerge.Core.SafeTensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Modeling.Torch;
 
-/// <summary>Moves tensors between memory-mapped safetensors bytes and libtorch, converting dtypes on the way.</summary>
+/// <summary>Moves tensors between memory-mapped tensor files (safetensors, PyTorch .bin) and libtorch, converting dtypes on the way.</summary>
 public static class TensorBridge
 {
     /// <summary>Largest span handed to a copy at once; tensors over 2 GB are moved in pieces of this size.</summary>
@@ -52,7 +53,7 @@ public static class TensorBridge
     /// BF16 → F32 is done here in one pass over the mapped bytes (a shift per element) rather than as a copy plus
     /// a libtorch cast, because that conversion is what almost every merge of a bf16 model starts with.
     /// </summary>
-    public static unsafe Tensor Load(SafetensorsFile file, TensorInfo info, ScalarType computeType, Device device)
+    public static unsafe Tensor Load(ITensorFile file, TensorInfo info, ScalarType computeType, Device device)
     {
         byte* src = file.GetPointer(info);
         long n = info.ElementCount;

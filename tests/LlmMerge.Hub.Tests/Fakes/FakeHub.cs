@@ -20,11 +20,17 @@ public sealed class FakeHub : IAsyncDisposable
     /// <summary>Every request received, in order.</summary>
     public IReadOnlyList<RecordedRequest> Requests => [.. server.Requests];
 
+    /// <summary>Where the resolve address of an LFS file redirects to: the CDN host (the Hub's way) or a mirror's own origin.</summary>
+    public LfsRedirect LfsRedirect { get; set; } = LfsRedirect.CrossOrigin;
+
     /// <summary>Rewrites a response before it is sent: the fault injection point of the tests.</summary>
     public Func<RecordedRequest, FakeResponse, FakeResponse>? Tamper { get; set; }
 
     /// <summary>Adds an empty repository.</summary>
     public FakeRepo AddRepo(string id, RepoType type = RepoType.Model) => repos[(type, id)] = new FakeRepo(id, type);
+
+    /// <summary>A repository added before.</summary>
+    public FakeRepo Repo(string id, RepoType type = RepoType.Model) => repos[(type, id)];
 
     /// <summary>Forgets the requests received so far.</summary>
     public void ClearRequests() => server.Requests.Clear();
@@ -43,9 +49,11 @@ public sealed class FakeHub : IAsyncDisposable
         string path = request.Path;
         if (path.StartsWith("/cdn/", StringComparison.Ordinal))
         {
-            // Signed CDN addresses need no token; they are served only under the other host name.
+            // Signed CDN addresses need no token; they are served under the other host name, or on the Hub's own origin
+            // when it plays a mirror that keeps its blobs there.
             FakeFile? file = repos.Values.SelectMany(r => r.Files.Values).FirstOrDefault(f => f.Sha256 == path["/cdn/".Length..]);
-            return file is null || !request.IsCdn ? NotFound("EntryNotFound") : Serve(file, request, []);
+            bool served = request.IsCdn ? LfsRedirect == LfsRedirect.CrossOrigin : LfsRedirect != LfsRedirect.CrossOrigin;
+            return file is null || !served ? NotFound("EntryNotFound") : Serve(file, request, []);
         }
 
         if (path.StartsWith("/api/", StringComparison.Ordinal))
@@ -102,10 +110,14 @@ public sealed class FakeHub : IAsyncDisposable
         (string, string)[] common = [("X-Repo-Commit", repo.Commit), ("ETag", $"\"{file.Etag}\"")];
         if (file.Lfs)
         {
-            return FakeResponse.Empty(
-                302,
-                [.. common, ("X-Linked-Etag", $"\"{file.Sha256}\""), ("X-Linked-Size", file.Content.Length.ToString(CultureInfo.InvariantCulture)),
-                 ("Location", $"http://localhost:{server.Port}/cdn/{file.Sha256}")]);
+            (string, string)[] linked = [("X-Linked-Etag", $"\"{file.Sha256}\""), ("X-Linked-Size", file.Content.Length.ToString(CultureInfo.InvariantCulture))];
+            return LfsRedirect switch
+            {
+                LfsRedirect.CrossOrigin => FakeResponse.Empty(302, [.. common, .. linked, ("Location", $"http://localhost:{server.Port}/cdn/{file.Sha256}")]),
+                LfsRedirect.SameOriginAbsolute => FakeResponse.Empty(302, [.. common, .. linked, ("Location", $"{Endpoint.ToString().TrimEnd('/')}/cdn/{file.Sha256}")]),
+                // A mirror that answers with a path and none of the Hub's X-Linked headers.
+                _ => FakeResponse.Empty(302, [.. common, ("Location", $"/cdn/{file.Sha256}")]),
+            };
         }
 
         return Serve(file, request, common);
@@ -155,4 +167,17 @@ public sealed class FakeHub : IAsyncDisposable
     }
 
     private static FakeResponse NotFound(string code) => FakeResponse.Empty(404, ("X-Error-Code", code));
+}
+
+/// <summary>How the fake Hub redirects the resolve address of an LFS file.</summary>
+public enum LfsRedirect
+{
+    /// <summary>To the CDN host (localhost), with X-Linked-Etag and X-Linked-Size: huggingface.co's way.</summary>
+    CrossOrigin,
+
+    /// <summary>To <c>/cdn/SHA256</c> on the Hub's own origin as a relative Location, without X-Linked headers: a mirror or proxy.</summary>
+    SameOriginRelative,
+
+    /// <summary>To the Hub's own origin, written out in full, with X-Linked-Etag and X-Linked-Size.</summary>
+    SameOriginAbsolute,
 }

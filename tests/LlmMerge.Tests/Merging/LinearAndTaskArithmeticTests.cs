@@ -66,7 +66,7 @@ public class LinearAndTaskArithmeticTests : MergeTestBase
     }
 
     [Test]
-    public void GradientInterpolatesOverLayersAndOutsideTensorsUseTheEnds()
+    public void GradientInterpolatesOverLayersAndOutsideTensorsTakeItsFirstValue()
     {
         // Three layers: t = 0, 0.5, 1; weight of a goes 0 -> 1 over the gradient [0, 1] and b holds 1 - that.
         using var d = new TempDir();
@@ -90,10 +90,10 @@ public class LinearAndTaskArithmeticTests : MergeTestBase
             float wa = (float)t[layer];
             AssertClose(ModelReader.Read(o, name), a.Select((x, i) => wa * x + (1 - wa) * b[i]).ToArray(), what: name);
         }
-        // mergekit plans embeddings at t = 0 and the final norm and head at t = 1.
+        // mergekit (a6e40288) plans the tensors before and after the layers at t = 0: weight 0 for a, 1 for b.
         AssertClose(ModelReader.Read(o, "model.embed_tokens.weight"), In("b3", "model.embed_tokens.weight"));
-        AssertClose(ModelReader.Read(o, "lm_head.weight"), In("a3", "lm_head.weight"));
-        AssertClose(ModelReader.Read(o, "model.norm.weight"), In("a3", "model.norm.weight"));
+        AssertClose(ModelReader.Read(o, "lm_head.weight"), In("b3", "lm_head.weight"));
+        AssertClose(ModelReader.Read(o, "model.norm.weight"), In("b3", "model.norm.weight"));
     }
 
     [Test]

@@ -60,6 +60,65 @@ public class StackingTests : MergeTestBase
     }
 
     [Test]
+    public void AGradientOverSlicesGivesTheTensorsAfterTheLayersItsFirstValue()
+    {
+        // Two slices of two layers each: layer t = 0, 1 in both; the final norm and head at t = 0 (mergekit a6e40288).
+        string output = Merge("""
+            merge_method: linear
+            parameters: {normalize: false}
+            slices:
+              - sources:
+                  - model: four
+                    layer_range: [0, 2]
+                    parameters: {weight: [0.25, 1]}
+                  - model: six
+                    layer_range: [0, 2]
+                    parameters: {weight: [0.75, 0]}
+              - sources:
+                  - model: four
+                    layer_range: [2, 4]
+                    parameters: {weight: [0.5, 1]}
+                  - model: six
+                    layer_range: [2, 4]
+                    parameters: {weight: [0.5, 0]}
+            """);
+        foreach (string name in new[] { "model.norm.weight", "lm_head.weight" })
+        {
+            var four = In("four", name);
+            var six = In("six", name);
+            AssertClose(ModelReader.Read(output, name), four.Select((x, i) => 0.5f * x + 0.5f * six[i]).ToArray(), what: name);
+        }
+        var embedFour = In("four", "model.embed_tokens.weight");
+        var embedSix = In("six", "model.embed_tokens.weight");
+        AssertClose(ModelReader.Read(output, "model.embed_tokens.weight"), embedFour.Select((x, i) => 0.25f * x + 0.75f * embedSix[i]).ToArray());
+        AssertClose(ModelReader.Read(output, "model.layers.3.mlp.up_proj.weight"), In("four", "model.layers.3.mlp.up_proj.weight"));
+    }
+
+    [Test]
+    public void TheTensorsAfterTheLayersTakeAsManyModelsOfTheLastSliceAsTheFirstSliceHas()
+    {
+        // mergekit zips the last slice's models with one weight per source of the first slice.
+        string output = Merge("""
+            merge_method: linear
+            parameters: {weight: 1}
+            slices:
+              - sources:
+                  - model: six
+                    layer_range: [0, 2]
+              - sources:
+                  - model: four
+                    layer_range: [0, 2]
+                  - model: six
+                    layer_range: [2, 4]
+            """);
+        Assert.That(ModelReader.Read(output, "lm_head.weight"), Is.EqualTo(In("four", "lm_head.weight")));
+        Assert.That(ModelReader.Read(output, "model.norm.weight"), Is.EqualTo(In("four", "model.norm.weight")));
+        var four = In("four", "model.layers.0.mlp.up_proj.weight");
+        var six = In("six", "model.layers.2.mlp.up_proj.weight");
+        AssertClose(ModelReader.Read(output, "model.layers.2.mlp.up_proj.weight"), four.Select((x, i) => (x + six[i]) / 2).ToArray());
+    }
+
+    [Test]
     public void OutputConfigIsTheBaseModelsWhenOneIsNamed()
     {
         var cfg = Config(Dir["six"]);

@@ -64,6 +64,33 @@ public class VocabAndChatTemplateTests : MergeTestBase
     }
 
     [Test]
+    public void ParametersOfTheLentEmbeddingAreFilteredByTheHeadsName()
+    {
+        // mergekit reads t1's parameters for the weight 'lm_head.weight' even though the tensor it loads is its embedding.
+        WriteTied(7, "t1");
+        var (output, _) = Run("""
+            merge_method: linear
+            parameters: {normalize: false}
+            models:
+              - model: a
+                parameters: {weight: 1}
+              - model: t1
+                parameters:
+                  weight:
+                    - filter: lm_head
+                      value: 0.25
+                    - filter: embed_tokens
+                      value: 0.5
+                    - value: 1
+            """);
+        var head = In("a", "lm_head.weight");
+        var embed = In("t1", "model.embed_tokens.weight");
+        AssertClose(ModelReader.Read(output, "lm_head.weight"), head.Select((x, i) => x + 0.25f * embed[i]).ToArray());
+        var aEmbed = In("a", "model.embed_tokens.weight");
+        AssertClose(ModelReader.Read(output, "model.embed_tokens.weight"), aEmbed.Select((x, i) => x + 0.5f * embed[i]).ToArray());
+    }
+
+    [Test]
     public void ATiedOutputConfigDropsADivergentHeadWithAWarning()
     {
         WriteTied(7, "t1");
