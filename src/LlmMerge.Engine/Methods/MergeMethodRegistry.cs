@@ -25,6 +25,12 @@ public static class MergeMethodRegistry
         new ModelStockMerge(),
         new SceMerge(),
         new NearswapMerge(),
+        new TaskSingularVectorMerge(),
+        new IsoCMerge(),
+        new IsoCtsMerge(),
+        new GeometricMedianMerge(),
+        new RamMerge(),
+        new RamPlusTlMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
