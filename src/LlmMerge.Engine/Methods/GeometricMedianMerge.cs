@@ -9,7 +9,7 @@ namespace LlmMerge.Engine.Methods;
 /// competition's creative-track winner merged with): z starts at the weighted mean; each step reweights every task
 /// vector by wᵢ / max(<c>eps</c>, ‖τᵢ − z‖) and takes the reweighted mean; it stops after <c>max_iter</c> steps or
 /// when the objective changes by at most <c>tol</c> times its value. The result is base + <c>lambda</c> · z.
-/// The weights are kept in double; the tensors are computed in the inputs' dtype (float32 for half types).
+/// Distances and weights are kept in double; the tensors are computed in the inputs' dtype (float32 for half types).
 /// </summary>
 public sealed class GeometricMedianMerge : IMergeMethod
 {
@@ -95,9 +95,18 @@ public sealed class GeometricMedianMerge : IMergeMethod
         var d = new double[points.Count];
         for (int i = 0; i < points.Count; i++)
         {
-            using var diff = points[i].sub(median);
-            using var norm = diff.norm();
-            d[i] = norm.to(ScalarType.Float64).item<double>();
+            using var scope = NewDisposeScope();
+            // Squares summed in double, a piece at a time: a float32 norm stalls the objective at float32's resolution
+            // and would stop the iteration while the median still moves.
+            var diff = points[i].sub(median).flatten();
+            double sq = 0;
+            const long Piece = 1 << 22;
+            for (long at = 0; at < diff.shape[0]; at += Piece)
+            {
+                var part = diff.narrow(0, at, Math.Min(Piece, diff.shape[0] - at)).to(ScalarType.Float64);
+                sq += part.dot(part).item<double>();
+            }
+            d[i] = Math.Sqrt(sq);
         }
         return d;
     }
