@@ -19,8 +19,12 @@ public static class MergeCommand
         var seed = new Option<ulong>("--random-seed") { Description = "seed for random methods such as DARE (default 0)" };
         var noTokenizer = new Option<bool>("--no-copy-tokenizer") { Description = "do not copy the tokenizer files" };
         var quiet = new Option<bool>("--quiet") { Description = "no progress on standard error" };
+        var calibrationCache = new Option<string?>("--calibration-cache")
+        {
+            Description = "folder of calibration statistics kept between merges (regmean, regmean_plusplus, fisher); default $LLMMERGE_CALIBRATION_CACHE, else ~/.cache/llmmerge/calibration",
+        };
 
-        var cmd = new Command("merge", "merge models as a mergekit YAML recipe says") { config, outDir, shard, device, seed, noTokenizer, quiet };
+        var cmd = new Command("merge", "merge models as a mergekit YAML recipe says") { config, outDir, shard, device, seed, noTokenizer, quiet, calibrationCache };
         cmd.SetAction(parse =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -35,12 +39,14 @@ public static class MergeCommand
                     Device = parse.GetValue(device)!,
                     RandomSeed = parse.GetValue(seed),
                     CopyTokenizer = !parse.GetValue(noTokenizer),
+                    CalibrationCache = parse.GetValue(calibrationCache) ?? DefaultCalibrationCache(),
                 };
                 string recipeDir = Path.GetDirectoryName(Path.GetFullPath(recipePath))!;
                 using var models = new ModelResolver([Directory.GetCurrentDirectory(), recipeDir]);
                 var clock = Stopwatch.StartNew();
                 var progress = parse.GetValue(quiet) ? null : new ProgressPrinter(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
-                var plan = new MergeExecutor(models, options).Run(recipe, parse.GetValue(outDir)!, progress, w => stderr.WriteLine($"llmmerge: warning: {w}"));
+                Action<string>? info = parse.GetValue(quiet) ? null : line => stderr.WriteLine($"llmmerge: {line}");
+                var plan = new MergeExecutor(models, options).Run(recipe, parse.GetValue(outDir)!, progress, w => stderr.WriteLine($"llmmerge: warning: {w}"), info);
                 stdout.WriteLine($"merged {plan.Tensors.Count} tensors ({plan.InputBytes / 1e9:F2} GB read, {plan.OutputBytes / 1e9:F2} GB written) with {plan.Method.Name} in {clock.Elapsed.TotalSeconds:F1} s");
                 stdout.WriteLine(Path.GetFullPath(parse.GetValue(outDir)!));
                 return 0;
@@ -48,4 +54,9 @@ public static class MergeCommand
         });
         return cmd;
     }
+
+    private static string DefaultCalibrationCache() =>
+        Environment.GetEnvironmentVariable("LLMMERGE_CALIBRATION_CACHE") is { Length: > 0 } env ? env
+        : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "llmmerge", "calibration");
 }

@@ -31,6 +31,9 @@ public static class MergeMethodRegistry
         new GeometricMedianMerge(),
         new RamMerge(),
         new RamPlusTlMerge(),
+        new RegMeanMerge(),
+        new RegMeanPlusPlusMerge(),
+        new FisherMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();
