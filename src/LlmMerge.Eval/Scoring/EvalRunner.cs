@@ -53,6 +53,7 @@ public sealed class EvalRunner
             {
                 var rows = options.Limit is int limit ? task.Rows.Take(limit).ToList() : task.Rows.ToList();
                 int labeled = 0, correct = 0, correctNorm = 0, mc = 0, gen = 0;
+                double guess = 0;
                 var clock = Stopwatch.StartNew();
                 for (int i = 0; i < rows.Count; i++)
                 {
@@ -62,6 +63,7 @@ public sealed class EvalRunner
                         ChoiceScores s = scorer.Score(row, task.TargetDelimiter);
                         tokens += s.Tokens;
                         mc++;
+                        guess += 1.0 / row.Choices.Count;
                         if (row.Target is int target)
                         {
                             labeled++;
@@ -90,7 +92,7 @@ public sealed class EvalRunner
                     metrics[m] = labeled > 0 ? (double)hits / labeled : null;
                 }
 
-                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, metrics));
+                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, mc > 0 ? guess / mc : null, metrics));
             }
 
             scoring.Stop();
