@@ -42,6 +42,7 @@ public static class MergeCommand
                     CalibrationCache = parse.GetValue(calibrationCache) ?? DefaultCalibrationCache(),
                 };
                 string recipeDir = Path.GetDirectoryName(Path.GetFullPath(recipePath))!;
+                recipe = WithCalibrationPaths(recipe, recipeDir);
                 using var models = new ModelResolver([Directory.GetCurrentDirectory(), recipeDir]);
                 var clock = Stopwatch.StartNew();
                 var progress = parse.GetValue(quiet) ? null : new ProgressPrinter(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
@@ -53,6 +54,22 @@ public static class MergeCommand
             });
         });
         return cmd;
+    }
+
+    /// <summary>Calibration task files are found as models are: from the working folder, else beside the recipe.</summary>
+    private static MergeRecipe WithCalibrationPaths(MergeRecipe recipe, string recipeDir)
+    {
+        if (recipe.Calibration is not { } c)
+            return recipe;
+        string Find(string file) => Path.IsPathRooted(file) || File.Exists(file) || !File.Exists(Path.Combine(recipeDir, file)) ? file : Path.Combine(recipeDir, file);
+        return recipe with
+        {
+            Calibration = c with
+            {
+                Tasks = c.Tasks.Select(Find).ToList(),
+                PerModelTasks = c.PerModelTasks.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value.Select(Find).ToList()),
+            },
+        };
     }
 
     private static string DefaultCalibrationCache() =>
