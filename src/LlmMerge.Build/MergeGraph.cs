@@ -35,6 +35,8 @@ internal sealed class StepNode
     public SortedDictionary<string, YamlNode> Globals { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, SortedDictionary<string, YamlNode>> PerModel { get; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, string> Settings { get; } = new(StringComparer.Ordinal);
+    /// <summary>Calibration task files (full paths), each for every model (Model empty) or for one model.</summary>
+    public List<(string Model, string File)> Calibration { get; } = [];
     /// <summary>Names of experts and steps this step reads.</summary>
     public SortedSet<string> Inputs { get; } = new(StringComparer.Ordinal);
     public int Level { get; set; }

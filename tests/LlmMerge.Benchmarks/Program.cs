@@ -11,6 +11,8 @@ using LlmMerge.Modeling.Torch;
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- generate DIR [tiny]
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- ties DIR
 //   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- forward DIR [ROUNDS] [THREADS]
+//   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- svd [ROUNDS]
+//   dotnet run -c Release --project tests/LlmMerge.Benchmarks -- methods DIR
 // `ties` runs each contender in its own process (so peak memory is its own) and prints a table.
 string verb = args.ElementAtOrDefault(0) ?? "help";
 switch (verb)
@@ -92,6 +94,33 @@ switch (verb)
             Path.GetFullPath(args[1]),
             rounds: args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
             threads: args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2);
+    case "methods":
+    {
+        string dir = Path.GetFullPath(args[1]);
+        var methods = args.Length > 2 ? args[2].Split(',') : MethodsBenchmark.Methods;
+        int rows = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 64;
+        string self = Environment.ProcessPath!;
+        return MethodsBenchmark.Run(dir, methods, rows, (recipe, cache) =>
+        {
+            var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true };
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+                psi.ArgumentList.Add(typeof(CheckpointGenerator).Assembly.Location);
+            foreach (var a in new[] { "run-one", "recipe", dir, recipe, cache })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+            {
+                Console.Error.WriteLine($"{recipe} failed:\n{output}");
+                return null;
+            }
+            var parts = output.Trim().Split('\n')[^1].Split('\t');
+            return (double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture));
+        });
+    }
+    case "svd":
+        return SvdBenchmark.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3);
     case "run-one":
     {
         string mode = args[1];
@@ -109,6 +138,16 @@ switch (verb)
                 new MergeExecutor(models, new MergeOptions { CopyTokenizer = false }).Run(recipe, Path.Combine(dir, "out-ours"));
                 break;
             }
+            case "recipe":
+            {
+                // run-one recipe DIR RECIPE CACHE: one recipe of the methods benchmark, statistics in CACHE.
+                var recipe = MergeRecipeParser.ParseFile(args[3]);
+                using var models = new ModelResolver([dir]);
+                string output = Path.Combine(dir, "out-" + Path.GetFileNameWithoutExtension(args[3]));
+                new MergeExecutor(models, new MergeOptions { CopyTokenizer = false, CalibrationCache = args[4] })
+                    .Run(recipe, output, info: line => Console.Error.WriteLine(line));
+                break;
+            }
             case "mergekit-style":
                 TorchRuntime.Initialize();
                 Baselines.MergekitStyleTies(dir, Path.Combine(dir, "out-mergekit-style"));
@@ -122,6 +161,6 @@ switch (verb)
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: generate DIR [tiny] | ties DIR | forward DIR [ROUNDS] [THREADS]");
+        Console.Error.WriteLine("usage: generate DIR [tiny] | ties DIR | forward DIR [ROUNDS] [THREADS] | svd [ROUNDS] | methods DIR");
         return 2;
 }

@@ -56,15 +56,29 @@ public sealed class StepKindTests
                 <MergeStep Include="m-model_stock" Method="model_stock" BaseModel="base" Models="$(Two)" FilterWise="true" />
                 <MergeStep Include="m-sce" Method="sce" BaseModel="base" Models="$(Two)" SelectTopk="0.5" />
                 <MergeStep Include="m-nearswap" Method="nearswap" BaseModel="base" Models="expert-a" T="0.01" />
+                <MergeStep Include="m-tsv" Method="tsv" BaseModel="base" Models="$(Two)" Exclude="[lm_head, embed_tokens]" Alpha="expert-a=1;expert-b=0.5" />
+                <MergeStep Include="m-iso_c" Method="iso_c" BaseModel="base" Models="$(Two)" ScalingFactor="1.2" />
+                <MergeStep Include="m-iso_cts" Method="iso_cts" BaseModel="base" Models="$(Two)" CommonSpaceFraction="0.7" />
+                <MergeStep Include="m-geometric_median" Method="geometric_median" BaseModel="base" Models="$(Two)" MaxIter="10" />
+                <MergeStep Include="m-ram" Method="ram" BaseModel="base" Models="$(Two)" Epsilon="1e-4" />
+                <MergeStep Include="m-ramplus_tl" Method="ramplus_tl" BaseModel="base" Models="$(Two)" R="0.5" />
+                <MergeStep Include="m-regmean" Method="regmean" BaseModel="base" Models="$(Two)" CalibrationTasks="tasks/choice.csv" CalibrationRows="2" CalibrationSeed="5" />
+                <MergeStep Include="m-regmean_plusplus" Method="regmean_plusplus" BaseModel="base" Models="$(Two)"
+                           CalibrationTasks="expert-a=tasks/choice.csv;expert-b=tasks/choice.csv" CalibrationRows="2" />
+                <MergeStep Include="m-fisher" Method="fisher" BaseModel="base" Models="$(Two)" CalibrationTasks="tasks/choice.csv" CalibrationRows="2" />
                 <MergeStep Include="from-card" Config="recipes/della-linear.yml" />
               </ItemGroup>
             """);
-        BuildResult result = folder.Build(project);
+        folder.Write("tasks/choice.csv", "id,input,target,answer_choices,eval_type\n0,Two plus two?,1,\"['three', 'four']\",multiple_choice\n1,Sky?,2,\"['green', 'red', 'blue', 'black']\",multiple_choice\n");
+        // The calibrated methods' statistics go to this test's own cache.
+        var environment = new Dictionary<string, string> { ["LLMMERGE_CALIBRATION_CACHE"] = Path.Combine(folder.Dir, "calibration-cache") };
+        BuildResult result = folder.Build(project, environment);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         var methods = new[]
         {
             "linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear",
             "slerp", "nuslerp", "multislerp", "karcher", "arcee_fusion", "passthrough", "model_stock", "sce", "nearswap",
+            "tsv", "iso_c", "iso_cts", "geometric_median", "ram", "ramplus_tl", "regmean", "regmean_plusplus", "fisher",
         };
         // Every method LlmMerge.Contracts describes has a step here, so a method added there without one fails this test.
         Assert.That(methods, Is.EquivalentTo(Contracts.Methods.MethodDescriptors.All.Select(m => m.Name)));
@@ -73,5 +87,10 @@ public sealed class StepKindTests
             Assert.That(File.Exists(folder.Artifacts(project, step, "model.safetensors")), step);
         Assert.That(File.ReadAllText(Path.Combine(folder.Dir, "obj", "llmmerge", "steps", "m-ties.yml")), Does.Contain("int8_mask: true"));
         Assert.That(File.ReadAllText(Path.Combine(folder.Dir, "obj", "llmmerge", "steps", "from-card.yml")), Does.Contain("merge_method: della_linear"));
+        // Calibration metadata become the recipe's calibration block, the task by its path; list parameters a YAML list.
+        Assert.That(File.ReadAllText(Path.Combine(folder.Dir, "obj", "llmmerge", "steps", "m-regmean.yml")),
+            Does.Contain("calibration:").And.Contain(Path.Combine(folder.Dir, "tasks", "choice.csv")).And.Contain("rows: 2").And.Contain("seed: 5"));
+        Assert.That(File.ReadAllText(Path.Combine(folder.Dir, "obj", "llmmerge", "steps", "m-tsv.yml")), Does.Contain("exclude: ['lm_head', 'embed_tokens']"));
+        Assert.That(Directory.GetFiles(Path.Combine(folder.Dir, "calibration-cache", "regmean"), "*.safetensors"), Has.Length.EqualTo(2), "one Gram file per expert");
     }
 }

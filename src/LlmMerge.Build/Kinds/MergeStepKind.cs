@@ -15,6 +15,7 @@ internal sealed class MergeStepKind : IStepKind
     private static readonly HashSet<string> StepSettings = new(StringComparer.OrdinalIgnoreCase)
     {
         "Method", "Models", "BaseModel", "Config", "DType", "OutDType", "TokenizerSource", "OutputPath", "Publish", "Description",
+        "CalibrationTasks", "CalibrationRows", "CalibrationSeed", "CalibrationBatchSize",
     };
 
     public string ItemType => "MergeStep";
@@ -61,6 +62,8 @@ internal sealed class MergeStepKind : IStepKind
             string v = item.GetMetadata(key);
             if (v.Length > 0) step.Settings[key] = v;
         }
+        if (!ReadCalibration(graph, item, step, known))
+            return null;
         foreach (System.Collections.DictionaryEntry entry in item.CloneCustomMetadata())
         {
             string name = (string)entry.Key;
@@ -114,9 +117,93 @@ internal sealed class MergeStepKind : IStepKind
             step.Globals[name] = single;
     }
 
-    /// <summary>A number, a boolean, or a list of numbers "[a, b, c]" (a gradient over layers); null after logging an error.</summary>
+    /// <summary>
+    /// CalibrationTasks (task files, or MODEL=FILE per model; ';' between entries), CalibrationRows, CalibrationSeed and
+    /// CalibrationBatchSize become the recipe's <c>calibration:</c> block, read by the methods that calibrate.
+    /// </summary>
+    private bool ReadCalibration(MergeGraph graph, ITaskItem item, StepNode step, MethodDescriptor method)
+    {
+        var tasks = MergeGraph.SplitList(item.GetMetadata("CalibrationTasks"));
+        if (tasks.Count == 0)
+        {
+            if (MethodDescriptors.Calibrated.Contains(method.Name))
+            {
+                graph.Error(ErrorCodes.BadItem, item, ItemType, null, $"MergeStep '{item.ItemSpec}': method {method.Name} computes statistics on calibration rows; give CalibrationTasks (task files, ';' between them, or MODEL=FILE per model).");
+                return false;
+            }
+            return true;
+        }
+        foreach (string entry in tasks)
+        {
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            string model = eq > 0 ? entry[..eq].Trim() : "";
+            string file = graph.FullPath(item, (eq > 0 ? entry[(eq + 1)..] : entry).Trim());
+            if (eq > 0 && !step.Models.Contains(model))
+            {
+                graph.Error(ErrorCodes.BadParameter, item, ItemType, "CalibrationTasks", $"MergeStep '{item.ItemSpec}': calibration entry '{entry}' names '{model}', which is not in Models ({string.Join(", ", step.Models)}).");
+                return false;
+            }
+            if (!File.Exists(file))
+            {
+                graph.Error(ErrorCodes.MissingTask, item, ItemType, "CalibrationTasks", $"MergeStep '{item.ItemSpec}': calibration task file '{file}' does not exist.");
+                return false;
+            }
+            step.Calibration.Add((model, file));
+        }
+        if (step.Calibration.Any(c => c.Model.Length > 0) && step.Calibration.Any(c => c.Model.Length == 0))
+        {
+            graph.Error(ErrorCodes.BadParameter, item, ItemType, "CalibrationTasks", $"MergeStep '{item.ItemSpec}': CalibrationTasks gives either one list for every model or MODEL=FILE entries, not both.");
+            return false;
+        }
+        foreach (var (key, yaml) in new[] { ("CalibrationRows", "rows"), ("CalibrationSeed", "seed"), ("CalibrationBatchSize", "batch_size") })
+        {
+            string v = item.GetMetadata(key).Trim();
+            if (v.Length == 0)
+                continue;
+            if (!long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) || n < (key == "CalibrationSeed" ? 0 : 1))
+            {
+                graph.Error(ErrorCodes.BadParameter, item, ItemType, key, $"MergeStep '{item.ItemSpec}': {key} must be a whole number{(key == "CalibrationSeed" ? " >= 0" : " >= 1")}, not '{v}'.");
+                return false;
+            }
+            step.Settings["calibration." + yaml] = n.ToString(CultureInfo.InvariantCulture);
+        }
+        return true;
+    }
+
+    /// <summary>The recipe's calibration block: task files as <paramref name="folder"/> names their folder (a path to run, a content hash to fingerprint).</summary>
+    private static YamlMappingNode CalibrationBlock(StepNode step, Func<string, string> reference, Func<string, string> folder)
+    {
+        string Task(string file) => folder(Path.GetDirectoryName(file)!) + "/" + Path.GetFileName(file);
+        YamlNode tasks;
+        if (step.Calibration.All(c => c.Model.Length == 0))
+        {
+            tasks = new YamlSequenceNode(step.Calibration.Select(c => new YamlScalarNode(Task(c.File)))) { Style = YamlDotNet.Core.Events.SequenceStyle.Flow };
+        }
+        else
+        {
+            var byModel = new YamlMappingNode();
+            foreach (var group in step.Calibration.GroupBy(c => c.Model).OrderBy(g => g.Key, StringComparer.Ordinal))
+                byModel.Add(reference(group.Key), new YamlSequenceNode(group.Select(c => new YamlScalarNode(Task(c.File)))) { Style = YamlDotNet.Core.Events.SequenceStyle.Flow });
+            tasks = byModel;
+        }
+        var block = new YamlMappingNode { { "tasks", tasks } };
+        foreach (string key in new[] { "rows", "seed", "batch_size" })
+        {
+            if (step.Settings.TryGetValue("calibration." + key, out string? v))
+                block.Add(key, v);
+        }
+        return block;
+    }
+
+    /// <summary>A number, a boolean, a list of numbers "[a, b, c]" (a gradient over layers), or for a list parameter "[name, name]"; null after logging an error.</summary>
     private YamlNode? ParseValue(MergeGraph graph, StepNode step, string metadata, ParameterDescriptor parameter, string text)
     {
+        if (parameter.Kind == ParameterKind.Names)
+        {
+            string inner = text.StartsWith('[') && text.EndsWith(']') ? text[1..^1] : text;
+            var names = inner.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            return new YamlSequenceNode(names.Select(n => new YamlScalarNode(n) { Style = YamlDotNet.Core.ScalarStyle.SingleQuoted })) { Style = YamlDotNet.Core.Events.SequenceStyle.Flow };
+        }
         if (parameter.Kind == ParameterKind.Boolean)
         {
             if (bool.TryParse(text, out bool b))
@@ -165,7 +252,7 @@ internal sealed class MergeStepKind : IStepKind
     public YamlMappingNode Recipe(StepNode step, Func<string, string> reference, Func<string, string> folder)
     {
         if (step.Config is not null)
-            return RecipeYaml.WithModels(step, reference, folder);
+            return WithCalibrationFiles(RecipeYaml.WithModels(step, reference, folder), step, reference, folder);
         var root = new YamlMappingNode { { "merge_method", step.Method } };
         if (step.BaseModel is not null)
             root.Add("base_model", reference(step.BaseModel));
@@ -196,6 +283,36 @@ internal sealed class MergeStepKind : IStepKind
             models.Add(entry);
         }
         root.Add("models", models);
+        if (step.Calibration.Count > 0)
+            root.Add("calibration", CalibrationBlock(step, reference, folder));
+        return root;
+    }
+
+    /// <summary>
+    /// A Config= recipe's calibration task files, relative to the recipe, named as <paramref name="folder"/> names their
+    /// folder; per-model keys that name graph models are replaced as model references are.
+    /// </summary>
+    private static YamlMappingNode WithCalibrationFiles(YamlMappingNode root, StepNode step, Func<string, string> reference, Func<string, string> folder)
+    {
+        string dir = Path.GetDirectoryName(step.ConfigFile)!;
+        if (!root.Children.TryGetValue(new YamlScalarNode("calibration"), out var c) || c is not YamlMappingNode block
+            || !block.Children.TryGetValue(new YamlScalarNode("tasks"), out var tasks))
+            return root;
+        YamlNode Files(YamlNode node) => node switch
+        {
+            YamlScalarNode f => new YamlScalarNode(Rename(f.Value ?? "")),
+            YamlSequenceNode list => new YamlSequenceNode(list.Children.Select(Files)) { Style = list.Style },
+            _ => node,
+        };
+        string Rename(string file)
+        {
+            string full = Path.GetFullPath(Path.Combine(dir, file));
+            return folder(Path.GetDirectoryName(full)!) + "/" + Path.GetFileName(full);
+        }
+        block.Children[new YamlScalarNode("tasks")] = tasks is YamlMappingNode byModel
+            ? new YamlMappingNode(byModel.Children.Select(kv => new KeyValuePair<YamlNode, YamlNode>(
+                kv.Key is YamlScalarNode { Value: { } name } && step.Inputs.Contains(name) ? new YamlScalarNode(reference(name)) : kv.Key, Files(kv.Value))))
+            : Files(tasks);
         return root;
     }
 

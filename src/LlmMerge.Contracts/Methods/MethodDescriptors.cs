@@ -27,6 +27,8 @@ public static class MethodDescriptors
 
     private static readonly ParameterDescriptor Gamma = ParameterDescriptor.Number("gamma", 0.01, 0, 1, perModel: true);
 
+    private static readonly ParameterDescriptor Exclude = ParameterDescriptor.Names("exclude");
+
     private static readonly ParameterDescriptor Epsilon = ParameterDescriptor.Number("epsilon", 0.15, 0, 1, perModel: true);
 
     private static readonly MethodDescriptor[] Table =
@@ -49,7 +51,28 @@ public static class MethodDescriptors
         new("model_stock", true, [ParameterDescriptor.Flag("filter_wise", false)]),
         new("sce", true, [ParameterDescriptor.Flag("int8_mask", false), ParameterDescriptor.Number("select_topk", 1.0, 0, 1)]),
         new("nearswap", true, [T]),
+        // Beyond mergekit: FusionBench's subspace and data-aware methods (fusion_bench 54c9e8c9), mergekit's newest RAM (a6e40288).
+        new("tsv", true, [Exclude, ParameterDescriptor.Number("alpha", 1.0, perModel: true)]),
+        new("iso_c", true, [ParameterDescriptor.Number("scaling_factor", 1.0), Exclude]),
+        new("iso_cts", true, [ParameterDescriptor.Number("scaling_factor", 1.0), ParameterDescriptor.Number("common_space_fraction", 0.8, 0, 1), Exclude]),
+        new("geometric_median", true,
+        [
+            ParameterDescriptor.Number("eps", 1e-6, min: 0), ParameterDescriptor.Integer("max_iter", 100), ParameterDescriptor.Number("tol", 1e-20, min: 0),
+            ParameterDescriptor.Number("lambda", 1.0), ParameterDescriptor.Number("weight", 1.0, min: 0, perModel: true),
+        ]),
+        new("ram", true, [ParameterDescriptor.Number("epsilon", 1e-5, min: 0)]),
+        new("ramplus_tl", true, [ParameterDescriptor.Number("r", 0.1), ParameterDescriptor.Number("alpha", 0.2), ParameterDescriptor.Number("epsilon", 1e-5, min: 0)]),
+        new("regmean", false, [ParameterDescriptor.Number("reduce_non_diagonal_ratio", 0.1, 0, 1), Exclude]),
+        new("regmean_plusplus", false, [ParameterDescriptor.Number("reduce_non_diagonal_ratio", 0.1, 0, 1), Exclude]),
+        new("fisher", false,
+        [
+            ParameterDescriptor.Flag("normalize_fisher_weight", true), ParameterDescriptor.Number("minimal_fisher_weight", 1e-6, min: 0), Exclude,
+            ParameterDescriptor.Number("weight", 1.0, min: 0, perModel: true),
+        ]),
     ];
+
+    /// <summary>The methods that run their models on calibration rows before merging (a recipe's <c>calibration:</c> block).</summary>
+    public static IReadOnlySet<string> Calibrated { get; } = new HashSet<string>(StringComparer.Ordinal) { "regmean", "regmean_plusplus", "fisher" };
 
     private static readonly Dictionary<string, MethodDescriptor> ByName = Table.ToDictionary(m => m.Name, StringComparer.Ordinal);
 

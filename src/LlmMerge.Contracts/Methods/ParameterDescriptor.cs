@@ -16,6 +16,8 @@ public sealed record ParameterDescriptor(string Name, ParameterKind Kind, bool P
 
     public static ParameterDescriptor Flag(string name, bool @default) => new(name, ParameterKind.Boolean, false, @default);
 
+    public static ParameterDescriptor Names(string name) => new(name, ParameterKind.Names, false);
+
     public bool HasRange => Min is not null || Max is not null;
 
     /// <summary>"[0, 1]" for messages.</summary>

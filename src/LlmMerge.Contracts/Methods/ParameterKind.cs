@@ -8,4 +8,7 @@ public enum ParameterKind
 
     /// <summary>true or false.</summary>
     Boolean,
+
+    /// <summary>A list of tensor names or name patterns, <c>[a, b]</c> (the FusionBench methods' <c>exclude</c>); one value for the whole merge.</summary>
+    Names,
 }

@@ -50,6 +50,9 @@ public sealed record MergeRecipe
 
     public string? ChatTemplate { get; init; }
 
+    /// <summary>The rows data-aware methods (regmean, fisher) compute their statistics on; null where the recipe has none.</summary>
+    public CalibrationSettings? Calibration { get; init; }
+
     /// <summary>The recipe's own text, written into the model card.</summary>
     public string SourceText { get; init; } = "";
 

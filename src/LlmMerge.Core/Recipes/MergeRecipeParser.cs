@@ -11,7 +11,7 @@ namespace LlmMerge.Core.Recipes;
 public static class MergeRecipeParser
 {
     private static readonly string[] TopKeys =
-        ["merge_method", "slices", "models", "parameters", "base_model", "dtype", "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "name"];
+        ["merge_method", "slices", "models", "parameters", "base_model", "dtype", "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "name", "calibration"];
 
     public static MergeRecipe ParseFile(string path)
     {
@@ -70,6 +70,7 @@ public static class MergeRecipeParser
             TokenEmbeddings = tokens,
             PadToMultipleOf = padTo,
             ChatTemplate = ctx.OptionalString(root, "chat_template"),
+            Calibration = root.Children.TryGetValue(new YamlScalarNode("calibration"), out var cal) ? ParseCalibration(ctx, cal) : null,
             SourceText = text,
         };
     }
@@ -187,6 +188,58 @@ public static class MergeRecipeParser
             res[token] = new TokenEmbeddingSetting(source, force);
         }
         return res;
+    }
+
+    /// <summary><c>calibration: {tasks: [FILE, ...] | {MODEL: [FILE, ...]}, rows: 256, seed: 0, batch_size: 1}</c>.</summary>
+    private static CalibrationSettings ParseCalibration(Ctx ctx, YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+            throw ctx.Error(node, "'calibration' must be a mapping with 'tasks' (and optionally 'rows', 'seed', 'batch_size')");
+        ctx.CheckKeys(m, ["tasks", "rows", "seed", "batch_size"], "calibration");
+        if (!m.Children.TryGetValue(new YamlScalarNode("tasks"), out var tasksNode))
+            throw ctx.Error(m, "calibration needs 'tasks': a list of task files, or a mapping from model to its task files");
+        var shared = new List<string>();
+        var perModel = new Dictionary<ModelReference, IReadOnlyList<string>>();
+        if (tasksNode is YamlMappingNode byModel)
+        {
+            foreach (var (k, entry) in byModel.Children)
+                perModel[ModelReference.Parse(((YamlScalarNode)k).Value ?? "")] = TaskList(ctx, entry, $"calibration.tasks['{((YamlScalarNode)k).Value}']");
+        }
+        else
+        {
+            shared = TaskList(ctx, tasksNode, "calibration.tasks");
+        }
+        int Whole(string key, int fallback, int min)
+        {
+            if (ctx.OptionalString(m, key) is not { } text)
+                return fallback;
+            return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= min ? n
+                : throw ctx.Error(m, $"calibration.{key} must be a whole number of at least {min}, not '{text}'");
+        }
+        ulong seed = ctx.OptionalString(m, "seed") is { } s
+            ? ulong.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong v) ? v : throw ctx.Error(m, $"calibration.seed must be a whole number >= 0, not '{s}'")
+            : 0;
+        return new CalibrationSettings
+        {
+            Tasks = shared,
+            PerModelTasks = perModel,
+            Rows = Whole("rows", CalibrationSettings.DefaultRows, 1),
+            Seed = seed,
+            BatchSize = Whole("batch_size", 1, 1),
+        };
+    }
+
+    private static List<string> TaskList(Ctx ctx, YamlNode node, string where)
+    {
+        var files = node switch
+        {
+            YamlScalarNode { Value: { Length: > 0 } one } => [one],
+            YamlSequenceNode seq when seq.Children.All(c => c is YamlScalarNode { Value.Length: > 0 }) => seq.Children.Select(c => ((YamlScalarNode)c).Value!).ToList(),
+            _ => throw ctx.Error(node, $"{where} must be a task file or a list of task files"),
+        };
+        if (files.Count == 0)
+            throw ctx.Error(node, $"{where} is an empty list; name at least one task file");
+        return files;
     }
 
     private static Dictionary<string, ParameterSetting> ParseParameters(Ctx ctx, YamlNode node)

@@ -34,15 +34,15 @@ public sealed class MergeExecutor
         _cache = cache;
     }
 
-    /// <summary>Plans and runs a recipe into <paramref name="outDir"/>, which appears whole or not at all.</summary>
-    public MergePlan Run(MergeRecipe recipe, string outDir, IProgress<MergeProgress>? progress = null, Action<string>? warn = null)
+    /// <summary>Plans and runs a recipe into <paramref name="outDir"/>, which appears whole or not at all; <paramref name="info"/> gets lines on what a preparing method (calibration) is doing.</summary>
+    public MergePlan Run(MergeRecipe recipe, string outDir, IProgress<MergeProgress>? progress = null, Action<string>? warn = null, Action<string>? info = null)
     {
         using var sink = new DiskSink(outDir);
-        return Run(recipe, sink, progress, warn);
+        return Run(recipe, sink, progress, warn, info);
     }
 
     /// <summary>Plans and runs a recipe into <paramref name="sink"/>.</summary>
-    public MergePlan Run(MergeRecipe recipe, IMergeSink sink, IProgress<MergeProgress>? progress = null, Action<string>? warn = null)
+    public MergePlan Run(MergeRecipe recipe, IMergeSink sink, IProgress<MergeProgress>? progress = null, Action<string>? warn = null, Action<string>? info = null)
     {
         TorchRuntime.Initialize();
         var device = TorchRuntime.ResolveDevice(_options.Device);
@@ -52,14 +52,18 @@ public sealed class MergeExecutor
         // Resolved before any tensor is written, so a bad chat_template fails fast.
         string? chatTemplate = ChatTemplate(plan.Recipe);
         var context = new MergeContext(plan, _models, _options, chatTemplate, warn);
+        if (recipe.Calibration is not null && plan.Method is not IPreparingMergeMethod)
+            warn?.Invoke($"the recipe's calibration block is not read: merge method '{plan.Method.Name}' uses no calibration data");
 
+        // A preparing method's passes over whole models (calibration) run before any tensor is written.
+        using var prepared = (plan.Method as IPreparingMergeMethod)?.Prepare(new MergePreparationContext(plan, _models, _options, device, info));
         sink.Begin(context);
         var clock = Stopwatch.StartNew();
         long bytesRead = 0;
         for (int i = 0; i < plan.Tensors.Count; i++)
         {
             var t = plan.Tensors[i];
-            bytesRead += ComputeTensor(plan, t, device, sink);
+            bytesRead += ComputeTensor(plan, t, device, sink, prepared);
             progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
         }
         sink.Complete(context);
@@ -67,7 +71,7 @@ public sealed class MergeExecutor
     }
 
     /// <summary>Computes one tensor into the sink; returns the input bytes read from the models for it.</summary>
-    private long ComputeTensor(MergePlan plan, PlannedTensor t, Device device, IMergeSink sink)
+    private long ComputeTensor(MergePlan plan, PlannedTensor t, Device device, IMergeSink sink, IMergePreparation? prepared)
     {
         if (t.PassThrough is { } src)
         {
@@ -122,6 +126,7 @@ public sealed class MergeExecutor
             Parameters = t.Parameters,
             Random = random,
             InputsShared = _cache is not null,
+            Prepared = prepared?.For(t),
         });
         if (!merged.shape.SequenceEqual(t.Shape))
             throw new InvalidOperationException($"merge method '{plan.Method.Name}' returned shape [{string.Join(", ", merged.shape)}] for tensor '{t.Name}', planned [{string.Join(", ", t.Shape)}]");

@@ -16,6 +16,12 @@ public sealed record MergeOptions
 
     /// <summary>Copy the tokenizer files of the tokenizer source into the output.</summary>
     public bool CopyTokenizer { get; init; } = true;
+
+    /// <summary>
+    /// Folder of calibration statistics (Gram matrices, Fisher diagonals) kept between merges, keyed by model and
+    /// calibration fingerprint; null keeps them in a temporary folder for this merge only.
+    /// </summary>
+    public string? CalibrationCache { get; init; }
 }
 
 /// <summary>Where a running merge is: tensors and bytes done.</summary>

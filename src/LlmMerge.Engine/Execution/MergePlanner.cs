@@ -328,12 +328,22 @@ public sealed class MergePlanner
     /// </summary>
     private static object? Lookup(MergeRecipe recipe, OutputSlice slice, InputSlice? source, ParameterDefinition p, string tensorName, double t)
     {
-        if (source is not null && source.Parameters.TryGetValue(p.Name, out var s) && s.Evaluate(tensorName, t) is { } v1)
+        if (source is not null && source.Parameters.TryGetValue(p.Name, out var s) && Evaluate(s, p, tensorName, t) is { } v1)
             return v1;
-        if (slice.Parameters.TryGetValue(p.Name, out var sp) && sp.Evaluate(tensorName, t) is { } v2)
+        if (slice.Parameters.TryGetValue(p.Name, out var sp) && Evaluate(sp, p, tensorName, t) is { } v2)
             return v2;
-        if (recipe.Parameters.TryGetValue(p.Name, out var gp) && gp.Evaluate(tensorName, t) is { } v3)
+        if (recipe.Parameters.TryGetValue(p.Name, out var gp) && Evaluate(gp, p, tensorName, t) is { } v3)
             return v3;
         return null;
     }
+
+    /// <summary>A setting's value for one tensor; a list parameter takes a YAML list whole instead of spreading it over the layers.</summary>
+    private static object? Evaluate(ParameterSetting setting, ParameterDefinition p, string tensorName, double t) => !p.IsList ? setting.Evaluate(tensorName, t) : setting switch
+    {
+        ParameterSetting.Steps steps => steps.Values,
+        ParameterSetting.Gradient numbers => numbers.Values.Cast<object>().ToArray(),
+        ParameterSetting.Conditional c => c.Conditions.FirstOrDefault(x => x.Filter is null || x.Filter == "*" || tensorName.Contains(x.Filter, StringComparison.Ordinal)) is { Value: { } v }
+            ? Evaluate(v, p, tensorName, t) : null,
+        _ => setting.Evaluate(tensorName, t) is { } one ? new[] { one } : null,
+    };
 }

@@ -35,6 +35,12 @@ public sealed class MergeInputs
     /// </summary>
     public bool InputsShared { get; init; }
 
+    /// <summary>
+    /// What the method's own preparation (<see cref="IPreparingMergeMethod"/>) left for this tensor, such as each
+    /// model's calibration statistics; null for methods that prepare nothing, or for a tensor it has nothing for.
+    /// </summary>
+    public object? Prepared { get; init; }
+
     public ModelTensor? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
 
     /// <summary>These inputs, with tensors a method may overwrite: the same object when they are not shared, else copies (in the caller's dispose scope).</summary>
@@ -47,6 +53,7 @@ public sealed class MergeInputs
         Parameters = Parameters,
         Random = Random,
         InputsShared = false,
+        Prepared = Prepared,
     };
 
     public bool Flag(string name) => ParameterValues.ToBool(Parameters[name], name);

@@ -25,6 +25,15 @@ public static class MergeMethodRegistry
         new ModelStockMerge(),
         new SceMerge(),
         new NearswapMerge(),
+        new TaskSingularVectorMerge(),
+        new IsoCMerge(),
+        new IsoCtsMerge(),
+        new GeometricMedianMerge(),
+        new RamMerge(),
+        new RamPlusTlMerge(),
+        new RegMeanMerge(),
+        new RegMeanPlusPlusMerge(),
+        new FisherMerge(),
     }.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => Methods.Keys.Order(StringComparer.Ordinal).ToList();

@@ -121,7 +121,7 @@ public class MergeSinkTests
                 inputs.Add(new ModelTensor(new ModelReference($"m{i}"), randn([6, 5], generator: gen), tp));
             }
             var originals = inputs.Select(t => t.Tensor.clone()).ToList();
-            var globals = method.Parameters.ToDictionary(p => p.Name, p => (object?)(p.Default ?? 0.5));
+            var globals = method.Parameters.ToDictionary(p => p.Name, p => p.IsList ? p.Default : (object?)(p.Default ?? 0.5));
             method.Merge(new MergeInputs
             {
                 TensorName = "model.layers.0.mlp.up_proj.weight",
@@ -130,11 +130,21 @@ public class MergeSinkTests
                 Parameters = globals,
                 Random = gen,
                 InputsShared = true,
+                Prepared = Statistics(method, inputs),
             });
             for (int i = 0; i < count; i++)
                 Assert.That(inputs[i].Tensor.data<float>().ToArray(), Is.EqualTo(originals[i].data<float>().ToArray()), $"{name} changed input {i}");
         }
     }
+
+    /// <summary>What a preparing method's calibration would hand it for the tensor: statistics of the right shapes, made here.</summary>
+    private static object? Statistics(IMergeMethod method, IReadOnlyList<ModelTensor> inputs) => method switch
+    {
+        FisherMerge => new FisherStatistics(inputs.ToDictionary(t => t.Model, t => t.Tensor.square()), inputs.ToDictionary(t => t.Model, _ => 1.0)),
+        RegMeanMerge => new RegMeanStatistics(inputs.ToDictionary(t => t.Model, t => t.Tensor.t().matmul(t.Tensor))),
+        IPreparingMergeMethod => throw new AssertionException($"{method.Name} prepares statistics this test does not know how to make"),
+        _ => null,
+    };
 
     private static bool Accepts(IMergeMethod method, int count)
     {

@@ -42,6 +42,8 @@ public class MethodDescriptorTests
                     problems.Add($"{name}.{dp.Name}: required in the engine = {ep.p.Required}, in the descriptor {dp.Required}");
                 if (Text(ep.p.Default) != Text(dp.Default))
                     problems.Add($"{name}.{dp.Name}: default {Text(ep.p.Default)} in the engine, {Text(dp.Default)} in the descriptor");
+                if (ep.p.IsList != (dp.Kind == ParameterKind.Names))
+                    problems.Add($"{name}.{dp.Name}: a list in the engine = {ep.p.IsList}, the descriptor's kind is {dp.Kind}");
                 if (dp.Kind == ParameterKind.Boolean != ep.p.Default is bool && ep.p.Default is not null)
                     problems.Add($"{name}.{dp.Name}: the descriptor's kind {dp.Kind} does not fit the engine's default {Text(ep.p.Default)}");
             }

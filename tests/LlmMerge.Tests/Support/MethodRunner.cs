@@ -11,9 +11,12 @@ public sealed record MethodInput(string Name, float[] Values, Dictionary<string,
 /// <summary>Calls a merge method on one float32 tensor directly, filling unset parameters with the method's defaults as the planner does.</summary>
 public static class MethodRunner
 {
-    /// <summary>Merges <paramref name="inputs"/> (recipe order; the one named <paramref name="baseModel"/> is the base) with a generator seeded by <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// Merges <paramref name="inputs"/> (recipe order; the one named <paramref name="baseModel"/> is the base) with a generator seeded by
+    /// <paramref name="seed"/>; <paramref name="prepared"/> builds what a preparing method would have prepared for the tensor (inside the call's scope).
+    /// </summary>
     public static float[] Run(string method, long[] shape, IReadOnlyList<MethodInput> inputs, string? baseModel,
-        Dictionary<string, object?>? globals = null, ulong seed = 1)
+        Dictionary<string, object?>? globals = null, ulong seed = 1, Func<object?>? prepared = null, string tensorName = "w")
     {
         TorchRuntime.Initialize();
         var m = MergeMethodRegistry.Get(method);
@@ -32,11 +35,12 @@ public static class MethodRunner
         using var random = new Generator(seed);
         var result = m.Merge(new MergeInputs
         {
-            TensorName = "w",
+            TensorName = tensorName,
             Tensors = tensors,
             BaseModel = baseModel is null ? null : new ModelReference(baseModel),
             Parameters = ps,
             Random = random,
+            Prepared = prepared?.Invoke(),
         });
         Assert.That(result.shape, Is.EqualTo(shape), "shape of the merged tensor");
         return result.to(ScalarType.Float32).data<float>().ToArray();

@@ -9,6 +9,9 @@ public sealed class ReferenceDecoder(TinyDecoder model)
 {
     private readonly TinyDecoderShape _s = model.Shape;
 
+    /// <summary>When set, gets each linear projection's module name and input vector, position by position (RegMean's Gram matrices).</summary>
+    public Action<string, double[]>? ProjectionInput { get; set; }
+
     private double[] W(string name) => model.Weights[name].Values.Select(v => (double)v).ToArray();
 
     private double[]? B(string name) => model.Weights.TryGetValue(name, out var w) ? w.Values.Select(v => (double)v).ToArray() : null;
@@ -36,10 +39,10 @@ public sealed class ReferenceDecoder(TinyDecoder model)
             var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
             for (int t = 0; t < n; t++)
             {
-                var gate = MatVec(W(p + "mlp.gate_proj.weight"), B(p + "mlp.gate_proj.bias"), normed2[t], _s.Intermediate);
-                var up = MatVec(W(p + "mlp.up_proj.weight"), B(p + "mlp.up_proj.bias"), normed2[t], _s.Intermediate);
+                var gate = Project(p + "mlp.gate_proj", normed2[t], _s.Intermediate);
+                var up = Project(p + "mlp.up_proj", normed2[t], _s.Intermediate);
                 var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
-                x[t] = Add(x[t], MatVec(W(p + "mlp.down_proj.weight"), B(p + "mlp.down_proj.bias"), act, d));
+                x[t] = Add(x[t], Project(p + "mlp.down_proj", act, d));
             }
             states.Add(x.Select(v => v.ToArray()).ToArray());
         }
@@ -60,7 +63,10 @@ public sealed class ReferenceDecoder(TinyDecoder model)
         var result = new double[n][];
         for (int t = 0; t < n; t++)
         {
-            var logits = MatVec(head, null, RmsNorm(x[t], W("model.norm.weight")), _s.Vocab);
+            var input = RmsNorm(x[t], W("model.norm.weight"));
+            if (!_s.Tied)
+                ProjectionInput?.Invoke("lm_head", input);
+            var logits = MatVec(head, null, input, _s.Vocab);
             double max = logits.Max();
             double lse = max + Math.Log(logits.Sum(l => Math.Exp(l - max)));
             result[t] = logits.Select(l => l - lse).ToArray();
@@ -82,9 +88,9 @@ public sealed class ReferenceDecoder(TinyDecoder model)
     private double[][] Attention(double[][] h, string p, int layer)
     {
         int n = h.Length, hd = _s.HeadDim, heads = _s.Heads, kvHeads = _s.KvHeads;
-        var q = h.Select(v => MatVec(W(p + "self_attn.q_proj.weight"), B(p + "self_attn.q_proj.bias"), v, heads * hd)).ToArray();
-        var k = h.Select(v => MatVec(W(p + "self_attn.k_proj.weight"), B(p + "self_attn.k_proj.bias"), v, kvHeads * hd)).ToArray();
-        var v = h.Select(v => MatVec(W(p + "self_attn.v_proj.weight"), B(p + "self_attn.v_proj.bias"), v, kvHeads * hd)).ToArray();
+        var q = h.Select(v => Project(p + "self_attn.q_proj", v, heads * hd)).ToArray();
+        var k = h.Select(v => Project(p + "self_attn.k_proj", v, kvHeads * hd)).ToArray();
+        var v = h.Select(v => Project(p + "self_attn.v_proj", v, kvHeads * hd)).ToArray();
         var inv = InverseFrequencies();
         for (int t = 0; t < n; t++)
         {
@@ -119,7 +125,7 @@ public sealed class ReferenceDecoder(TinyDecoder model)
                         o[head * hd + e] += weights[j] / total * v[j][kvh * hd + e];
                 }
             }
-            output[t] = MatVec(W(p + "self_attn.o_proj.weight"), B(p + "self_attn.o_proj.bias"), o, _s.Hidden);
+            output[t] = Project(p + "self_attn.o_proj", o, _s.Hidden);
         }
         return output;
     }
@@ -170,6 +176,12 @@ public sealed class ReferenceDecoder(TinyDecoder model)
         double ms = x.Sum(e => e * e) / x.Length;
         double scale = 1 / Math.Sqrt(ms + _s.Eps);
         return x.Select((e, i) => e * scale * (_s.IsGemma ? 1 + weight[i] : weight[i])).ToArray();
+    }
+
+    private double[] Project(string module, double[] x, int rows)
+    {
+        ProjectionInput?.Invoke(module, x);
+        return MatVec(W(module + ".weight"), B(module + ".bias"), x, rows);
     }
 
     private static double[] MatVec(double[] w, double[]? bias, double[] x, int rows)
