@@ -35,6 +35,12 @@ public sealed class MergeInputs
     /// </summary>
     public bool InputsShared { get; init; }
 
+    /// <summary>
+    /// Compute with the code paths that came before the fused kernels (<see cref="FusedTaskArithmetic"/> and the
+    /// libtorch operations), kept as the reference the fused kernels are tested against.
+    /// </summary>
+    public bool ReferenceKernels { get; init; }
+
     public ModelTensor? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
 
     /// <summary>These inputs, with tensors a method may overwrite: the same object when they are not shared, else copies (in the caller's dispose scope).</summary>
@@ -47,6 +53,7 @@ public sealed class MergeInputs
         Parameters = Parameters,
         Random = Random,
         InputsShared = false,
+        ReferenceKernels = ReferenceKernels,
     };
 
     public bool Flag(string name) => ParameterValues.ToBool(Parameters[name], name);

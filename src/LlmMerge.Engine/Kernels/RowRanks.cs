@@ -1,0 +1,68 @@
+namespace LlmMerge.Engine.Kernels;
+
+/// <summary>
+/// The rank of every entry of a row in the ascending stable order of its keys (0 = smallest; equal keys ranked in
+/// memory order): what DELLA's MagPrune gets from <c>argsort(argsort(|row|))</c> with stable sorts. A least
+/// significant digit radix sort (three passes of 11, 11 and 10 bits; stable by construction) on the key bits.
+/// </summary>
+internal sealed unsafe class RowRanks(int width)
+{
+    private const int Digit = 11;
+    private const int Buckets = 1 << Digit;
+
+    private readonly uint[] _keysA = new uint[width];
+    private readonly uint[] _keysB = new uint[width];
+    private readonly int[] _indexA = new int[width];
+    private readonly int[] _indexB = new int[width];
+    private readonly int[] _counts = new int[3 * Buckets];
+
+    /// <summary>Writes each entry's rank into <paramref name="ranks"/>.</summary>
+    public void Rank(uint* keys, int count, int* ranks)
+    {
+        Array.Clear(_counts);
+        fixed (uint* ka = _keysA, kb = _keysB)
+        fixed (int* ia = _indexA, ib = _indexB, c = _counts)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                uint k = keys[i];
+                ka[i] = k;
+                ia[i] = i;
+                c[k & (Buckets - 1)]++;
+                c[Buckets + ((k >> Digit) & (Buckets - 1))]++;
+                c[2 * Buckets + (k >> (2 * Digit))]++;
+            }
+            uint* srcK = ka, dstK = kb;
+            int* srcI = ia, dstI = ib;
+            for (int pass = 0; pass < 3; pass++)
+            {
+                int* h = c + pass * Buckets;
+                // A digit every key shares leaves the order as it is.
+                if (h[(srcK[0] >> (pass * Digit)) & (Buckets - 1)] == count)
+                    continue;
+                int sum = 0;
+                for (int b = 0; b < Buckets; b++)
+                {
+                    int t = h[b];
+                    h[b] = sum;
+                    sum += t;
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    uint k = srcK[i];
+                    int pos = h[(k >> (pass * Digit)) & (Buckets - 1)]++;
+                    dstK[pos] = k;
+                    dstI[pos] = srcI[i];
+                }
+                uint* tk = srcK;
+                srcK = dstK;
+                dstK = tk;
+                int* ti = srcI;
+                srcI = dstI;
+                dstI = ti;
+            }
+            for (int r = 0; r < count; r++)
+                ranks[srcI[r]] = r;
+        }
+    }
+}
