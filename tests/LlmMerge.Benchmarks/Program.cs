@@ -92,6 +92,12 @@ switch (verb)
             Path.GetFullPath(args[1]),
             rounds: args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
             threads: args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2);
+    case "kernels":
+        // kernels DIR [ROUNDS] [METHOD,...] [TENSOR...]: single-tensor timings of the fused kernels, inputs in memory.
+        return KernelBenchmark.Run(Path.GetFullPath(args[1]),
+            args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5,
+            args.Skip(4).ToList(),
+            (args.ElementAtOrDefault(3) ?? "ties,task_arithmetic,linear").Split(','));
     case "run-one":
     {
         string mode = args[1];
@@ -106,7 +112,17 @@ switch (verb)
             {
                 var recipe = MergeRecipeParser.ParseFile(Path.Combine(dir, "ties.yml"));
                 using var models = new ModelResolver([dir]);
+                LlmMerge.Engine.Kernels.PhaseClock.Enabled = Environment.GetEnvironmentVariable("LLMMERGE_PHASES") == "1";
                 new MergeExecutor(models, new MergeOptions { CopyTokenizer = false }).Run(recipe, Path.Combine(dir, "out-ours"));
+                foreach (var (phase, sec) in LlmMerge.Engine.Kernels.PhaseClock.Snapshot())
+                    Console.Error.WriteLine($"  {sec,7:F3} s  {phase}");
+                break;
+            }
+            case "reference":
+            {
+                var recipe = MergeRecipeParser.ParseFile(Path.Combine(dir, "ties.yml"));
+                using var models = new ModelResolver([dir]);
+                new MergeExecutor(models, new MergeOptions { CopyTokenizer = false, ReferenceKernels = true }).Run(recipe, Path.Combine(dir, "out-reference"));
                 break;
             }
             case "mergekit-style":

@@ -40,6 +40,7 @@ public static class BFloat16Conversion
     }
 
     /// <summary>Widens <paramref name="count"/> values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void ToSingle(ushort* src, float* dst, long count)
     {
         long i = 0;
@@ -54,6 +55,7 @@ public static class BFloat16Conversion
     }
 
     /// <summary>Rounds <paramref name="count"/> values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void FromSingle(float* src, ushort* dst, long count)
     {
         long i = 0;

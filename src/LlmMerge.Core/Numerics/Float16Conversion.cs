@@ -84,6 +84,7 @@ public static class Float16Conversion
     }
 
     /// <summary>Widens <paramref name="count"/> values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void ToSingle(ushort* src, float* dst, long count)
     {
         long i = 0;
@@ -98,6 +99,7 @@ public static class Float16Conversion
     }
 
     /// <summary>Rounds <paramref name="count"/> values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void FromSingle(float* src, ushort* dst, long count)
     {
         long i = 0;

@@ -16,6 +16,12 @@ public sealed record MergeOptions
 
     /// <summary>Copy the tokenizer files of the tokenizer source into the output.</summary>
     public bool CopyTokenizer { get; init; } = true;
+
+    /// <summary>
+    /// Compute every tensor as the engine did before its fused kernels: inputs loaded as float32 tensors, methods'
+    /// libtorch code (or the earlier fused TIES path). Slower; kept as the reference the fused kernels are tested against.
+    /// </summary>
+    public bool ReferenceKernels { get; init; }
 }
 
 /// <summary>Where a running merge is: tensors and bytes done.</summary>

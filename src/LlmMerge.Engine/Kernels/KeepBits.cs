@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -33,6 +34,7 @@ internal sealed unsafe class KeepBits : IDisposable
     }
 
     /// <summary>Packs 0/1 flags (one byte each) for elements [start, start + count); start must be a multiple of 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(long start, byte* flags, long count)
     {
         byte* dst = _bits + (start >> 3);

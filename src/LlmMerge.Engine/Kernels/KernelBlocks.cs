@@ -15,6 +15,7 @@ internal static unsafe class KernelBlocks
     /// Elements [start, start + count) as float32, readable up to <see cref="Padded"/>(count) (the lanes past count
     /// are zero): a pointer into an F32 tensor when no padding is needed, else <paramref name="scratch"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float* Read(in RawTensor t, long start, int count, float* scratch)
     {
         if (t.DType == SafetensorsDType.F32 && (count & 7) == 0)
@@ -32,6 +33,7 @@ internal static unsafe class KernelBlocks
         output.DType == SafetensorsDType.F32 && (count & 7) == 0 ? (float*)output.Address + start : scratch;
 
     /// <summary>d = x - b over whole vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Subtract(float* x, float* b, float* d, int count)
     {
         for (int i = 0; i < count; i += 8)
@@ -39,6 +41,7 @@ internal static unsafe class KernelBlocks
     }
 
     /// <summary>Magnitude keys: the bits of |d| (sign cleared), whose unsigned order is the order of the magnitudes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Keys(float* d, uint* keys, int count)
     {
         var mask = Vector256.Create(0x7FFFFFFFu);
@@ -50,6 +53,7 @@ internal static unsafe class KernelBlocks
     /// Keys as libtorch's sort orders magnitudes: every NaN equal to every other and above infinity
     /// (torch.sort treats NaNs as equal, where their bit patterns would order them by payload).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SortKeys(float* d, uint* keys, int count)
     {
         var mask = Vector256.Create(0x7FFFFFFFu);
@@ -63,6 +67,7 @@ internal static unsafe class KernelBlocks
     }
 
     /// <summary>|v| over whole vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Abs(float* v, float* dst, int count)
     {
         var mask = Vector256.Create(0x7FFFFFFFu);

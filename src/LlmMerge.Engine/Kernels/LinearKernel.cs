@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmMerge.Engine.Methods;
 
@@ -24,33 +25,24 @@ internal static unsafe class LinearKernel
         }
         float divisor = (float)weightSum;
         var bounds = KernelParallel.Ranges(n);
-        KernelParallel.For(bounds.Length - 1, r =>
-        {
-            using var scratch = new KernelScratch(2);
-            for (long start = bounds[r]; start < bounds[r + 1]; start += KernelParallel.Block)
-            {
-                int count = (int)Math.Min(KernelParallel.Block, bounds[r + 1] - start);
-                int padded = KernelBlocks.Padded(count);
-                float* o = KernelBlocks.Target(output, start, count, scratch[0]);
-                for (int j = 0; j < m; j++)
-                {
-                    float* x = KernelBlocks.Read(inputs.Tensors[j].Data, start, count, scratch[1]);
-                    var w = Vector256.Create(weights[j]);
-                    for (int i = 0; i < padded; i += 8)
-                    {
-                        var term = Vector256.Load(x + i) * w;
-                        (j == 0 ? term : Vector256.Load(o + i) + term).Store(o + i);
-                    }
-                }
-                if (normalize)
-                {
-                    var d = Vector256.Create(divisor);
-                    for (int i = 0; i < padded; i += 8)
-                        (Vector256.Load(o + i) / d).Store(o + i);
-                }
-                output.Write(start, count, o);
-            }
-        });
+        var xs = inputs.Tensors.Select(t => t.Data).ToArray();
+        KernelParallel.For(bounds.Length - 1, r => Range(xs, weights, normalize, divisor, output, bounds[r], bounds[r + 1]));
         return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Range(RawTensor[] xs, float[] weights, bool normalize, float divisor, RawTensor output, long from, long to)
+    {
+        var d = Vector256.Create(divisor);
+        for (long i = from; i < to; i += 8)
+        {
+            int lanes = (int)Math.Min(8, to - i);
+            var sum = VectorIO.In(xs[0], i, lanes) * Vector256.Create(weights[0]);
+            for (int j = 1; j < xs.Length; j++)
+                sum += VectorIO.In(xs[j], i, lanes) * Vector256.Create(weights[j]);
+            if (normalize)
+                sum /= d;
+            VectorIO.Out(output, i, lanes, sum);
+        }
     }
 }

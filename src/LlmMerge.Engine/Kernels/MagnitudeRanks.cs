@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.Intrinsics;
@@ -36,6 +37,7 @@ internal sealed unsafe class MagnitudeRanks : IDisposable
     }
 
     /// <summary>Pass 1 over one range's keys.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CountHigh(int range, uint* keys, int count)
     {
         fixed (uint* h = _high[range])
@@ -78,6 +80,7 @@ internal sealed unsafe class MagnitudeRanks : IDisposable
     }
 
     /// <summary>Pass 2 over one range's keys (count rounded up to whole vectors is readable; lanes past count are ignored).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CountLow(int range, uint* keys, int count)
     {
         if (_bins.Count == 0)

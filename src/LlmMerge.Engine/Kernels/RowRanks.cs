@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace LlmMerge.Engine.Kernels;
 
 /// <summary>
@@ -17,6 +18,7 @@ internal sealed unsafe class RowRanks(int width)
     private readonly int[] _counts = new int[3 * Buckets];
 
     /// <summary>Writes each entry's rank into <paramref name="ranks"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Rank(uint* keys, int count, int* ranks)
     {
         Array.Clear(_counts);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmMerge.Engine.Methods;
 using static TorchSharp.torch;
@@ -54,24 +55,20 @@ internal static unsafe class SlerpKernel
             s1 = (float)(Math.Sin(thetaT) / sinTheta0);
         }
         var bounds = KernelParallel.Ranges(n);
-        KernelParallel.For(bounds.Length - 1, r =>
-        {
-            using var scratch = new KernelScratch(3);
-            var v0 = Vector256.Create(s0);
-            var v1 = Vector256.Create(s1);
-            for (long start = bounds[r]; start < bounds[r + 1]; start += KernelParallel.Block)
-            {
-                int count = (int)Math.Min(KernelParallel.Block, bounds[r + 1] - start);
-                int padded = KernelBlocks.Padded(count);
-                float* pa = KernelBlocks.Read(a, start, count, scratch[0]);
-                float* pb = KernelBlocks.Read(b, start, count, scratch[1]);
-                float* o = KernelBlocks.Target(output, start, count, scratch[2]);
-                for (int i = 0; i < padded; i += 8)
-                    (Vector256.Load(pa + i) * v0 + Vector256.Load(pb + i) * v1).Store(o + i);
-                output.Write(start, count, o);
-            }
-        });
+        KernelParallel.For(bounds.Length - 1, r => Interpolate(a, b, s0, s1, output, bounds[r], bounds[r + 1]));
         return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Interpolate(RawTensor a, RawTensor b, float s0, float s1, RawTensor output, long from, long to)
+    {
+        var v0 = Vector256.Create(s0);
+        var v1 = Vector256.Create(s1);
+        for (long i = from; i < to; i += 8)
+        {
+            int lanes = (int)Math.Min(8, to - i);
+            VectorIO.Out(output, i, lanes, VectorIO.In(a, i, lanes) * v0 + VectorIO.In(b, i, lanes) * v1);
+        }
     }
 
     private static float Norm(RawTensor x, long n)
@@ -92,7 +89,7 @@ internal static unsafe class SlerpKernel
         int width = TorchSum.Width;
         var chunks = TorchSum.Chunks(n, threads);
         var sums = new float[chunks.Length];
-        KernelParallel.For(chunks.Length, c =>
+        KernelParallel.For(chunks.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (c) =>
         {
             var (from, length) = chunks[c];
             var acc = new TorchSum.Accumulator(length, width);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using LlmMerge.Core;
@@ -107,21 +108,39 @@ internal static unsafe class TaskArithmeticKernel
                     return false;
             }
             bool draws = experts.Any(e => e.RandomDraw);
-            if (draws && (inputs.Random.device.type != TorchSharp.DeviceType.CPU || !TorchMersenneTwister.Reproduces))
+            if (draws && (inputs.Random.Value.device.type != TorchSharp.DeviceType.CPU || !TorchMersenneTwister.Reproduces))
                 return false;
             if (experts.Any(e => e.NeedsSums) && !TorchSum.Reproduces)
                 return false;
 
             var bounds = KernelParallel.Ranges(n);
+            long clock = PhaseClock.Start();
             if (experts.Any(e => e.Keep == Keep.Magnitude || (e.Keep == Keep.Bits && !e.RandomDraw)))
+            {
                 SelectMagnitudes(baseInput.Data, experts, bounds, n);
+                PhaseClock.Stop("magnitude selection (2 counting passes)", clock);
+            }
             if (draws)
+            {
+                clock = PhaseClock.Start();
                 Draw(inputs, baseInput.Data, experts);
+                PhaseClock.Stop("random masks (MT19937 draws, DELLA ranks)", clock);
+            }
             if (experts.Any(e => e.NeedsSums))
+            {
+                clock = PhaseClock.Start();
                 Rescale(baseInput.Data, experts, n);
+                PhaseClock.Stop("L1 norms for rescale (libtorch's sum)", clock);
+            }
             if (s.Rescale && !torchFormula)
+            {
+                clock = PhaseClock.Start();
                 RescaleLikeFusedPath(baseInput.Data, experts, bounds, n);
+                PhaseClock.Stop("L1 norms for rescale (double)", clock);
+            }
+            clock = PhaseClock.Start();
             Combine(baseInput.Data, experts, output, bounds, s, torchFormula);
+            PhaseClock.Stop("combine pass (sparsify, elect, sum, round)", clock);
             return true;
         }
         finally
@@ -208,15 +227,111 @@ internal static unsafe class TaskArithmeticKernel
         }
     }
 
-    /// <summary>The two counting passes of every magnitude cut (TIES' threshold, breadcrumbs' window); breadcrumbs then get their mask.</summary>
+    /// <summary>
+    /// Every magnitude cut: TIES' threshold (one windowed pass on large tensors, <see cref="MagnitudeWindow"/>) and
+    /// breadcrumbs' window of ranks (two counting passes, <see cref="MagnitudeRanks"/>), then breadcrumbs' masks.
+    /// </summary>
     private static void SelectMagnitudes(RawTensor b, List<Expert> experts, long[] bounds, long n)
     {
-        var cut = experts.Where(e => e.Keep == Keep.Magnitude || (e.Keep == Keep.Bits && !e.RandomDraw && !e.KeepsNothing)).ToList();
+        int ranges = bounds.Length - 1;
+        var cut = experts.Where(e => e.Keep == Keep.Bits && !e.RandomDraw && !e.KeepsNothing).ToList();
+        var ties = experts.Where(e => e.Keep == Keep.Magnitude).ToList();
+        if (ties.Count > 0 && MagnitudeWindow.Worthwhile(n))
+        {
+            long clock = PhaseClock.Start();
+            var windows = ties.Select(e => SampleWindow(e, b, n, ranges)).ToList();
+            PhaseClock.Stop("magnitude: sample", clock);
+            clock = PhaseClock.Start();
+            try
+            {
+                var xs = ties.Select(e => e.Input.Data).ToArray();
+                KernelParallel.For(ranges, r => WindowPass(b, xs, windows, r, bounds[r], bounds[r + 1]));
+                PhaseClock.Stop("magnitude: window pass", clock);
+                clock = PhaseClock.Start();
+                var resolved = new RankValue?[ties.Count];
+                KernelParallel.For(ties.Count, j => resolved[j] = windows[j].Resolve());
+                for (int j = 0; j < ties.Count; j++)
+                {
+                    if (resolved[j] is { } t)
+                        SetThreshold(ties[j], t, n);
+                    else
+                        cut.Add(ties[j]); // the sample misled: count exactly
+                }
+                PhaseClock.Stop("magnitude: select in window", clock);
+            }
+            finally
+            {
+                foreach (var w in windows)
+                    w.Dispose();
+            }
+        }
+        else
+        {
+            cut.AddRange(ties);
+        }
+        if (cut.Count > 0)
+            CountExactly(b, cut, bounds, n);
+        MaskWindows(b, experts, bounds, n);
+    }
+
+    /// <summary>One range of the windowed pass: every expert's magnitude keys counted against its window, in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WindowPass(RawTensor b, RawTensor[] xs, List<MagnitudeWindow> windows, int r, long from, long to)
+    {
+        int m = xs.Length;
+        Span<MagnitudeWindow.Counts> counts = stackalloc MagnitudeWindow.Counts[m];
+        Span<Vector256<int>> lo = stackalloc Vector256<int>[m];
+        Span<Vector256<int>> hi = stackalloc Vector256<int>[m];
+        for (int j = 0; j < m; j++)
+            (lo[j], hi[j]) = windows[j].Ends;
+        var mask = Vector256.Create(0x7FFFFFFF);
+        for (long i = from; i < to; i += 8)
+        {
+            int lanes = (int)Math.Min(8, to - i);
+            var valid = lanes == 8 ? Vector256<int>.AllBitsSet : KernelBlocks.LaneMask((1u << lanes) - 1).AsInt32();
+            var vb = VectorIO.In(b, i, lanes);
+            for (int j = 0; j < m; j++)
+            {
+                var d = VectorIO.In(xs[j], i, lanes) - vb;
+                windows[j].Count(r, ref counts[j], d.AsInt32() & mask, valid, lo[j], hi[j]);
+            }
+        }
+        for (int j = 0; j < m; j++)
+            windows[j].Flush(r, counts[j]);
+    }
+
+    /// <summary>A window around TIES' rank from a sample of the expert's keys.</summary>
+    private static MagnitudeWindow SampleWindow(Expert e, RawTensor b, long n, int ranges)
+    {
+        var sample = new uint[MagnitudeWindow.SampleSize(n)];
+        using var scratch = new KernelScratch(3);
+        int at = 0;
+        foreach (var (start, count) in MagnitudeWindow.SampleRunsOf(n))
+        {
+            float* pb = KernelBlocks.Read(b, start, count, scratch[0]);
+            KeyBlock(e, pb, start, count, scratch[2], (uint*)scratch[1]);
+            new Span<uint>((uint*)scratch[1], count).CopyTo(sample.AsSpan(at));
+            at += count;
+        }
+        return MagnitudeWindow.From(sample.AsSpan(0, at), n - e.K, n, ranges);
+    }
+
+    private static void SetThreshold(Expert e, RankValue t, long n)
+    {
+        e.Threshold = t.Key;
+        long above = n - t.Below - t.Equal;
+        e.KeepEqual = e.K - above; // of the entries equal to the threshold, the first ones in memory order
+        e.EqualBefore = t.EqualBefore;
+    }
+
+    /// <summary>The two counting passes of <see cref="MagnitudeRanks"/> for the given experts.</summary>
+    private static void CountExactly(RawTensor b, List<Expert> cut, long[] bounds, long n)
+    {
         int ranges = bounds.Length - 1;
         foreach (var e in cut)
             e.Ranks = new MagnitudeRanks(ranges);
 
-        ForRanges(bounds, 3, (r, from, to, scratch) =>
+        ForRanges(bounds, 3, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r, from, to, scratch) =>
         {
             for (long start = from; start < to; start += KernelParallel.Block)
             {
@@ -243,7 +358,7 @@ internal static unsafe class TaskArithmeticKernel
                     e.Ranks.Target(e.LowRank);
             }
         }
-        ForRanges(bounds, 3, (r, from, to, scratch) =>
+        ForRanges(bounds, 3, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r, from, to, scratch) =>
         {
             for (long start = from; start < to; start += KernelParallel.Block)
             {
@@ -258,14 +373,12 @@ internal static unsafe class TaskArithmeticKernel
             }
         });
         foreach (var e in cut.Where(e => e.Keep == Keep.Magnitude))
-        {
-            var t = e.Ranks!.Resolve(0);
-            e.Threshold = t.Key;
-            long above = n - t.Below - t.Equal;
-            e.KeepEqual = e.K - above; // of the entries equal to the threshold, the first ones in memory order
-            e.EqualBefore = t.EqualBefore;
-        }
+            SetThreshold(e, e.Ranks!.Resolve(0), n);
+    }
 
+    /// <summary>Breadcrumbs' masks: kept where the entry's rank in a stable ascending sort lies in [LowRank, HighRank).</summary>
+    private static void MaskWindows(RawTensor b, List<Expert> experts, long[] bounds, long n)
+    {
         var windows = experts.Where(e => e.Keep == Keep.Bits && !e.RandomDraw).ToList();
         if (windows.Count == 0)
             return;
@@ -274,7 +387,7 @@ internal static unsafe class TaskArithmeticKernel
         var live = windows.Where(e => !e.KeepsNothing).ToList(); // the others keep nothing: their bits stay zero
         var highs = live.Select(e => e.Ranks!.Resolve(0)).ToList();
         var lows = live.Select(e => e.LowRank > 0 ? e.Ranks!.Resolve(1) : null).ToList();
-        ForRanges(bounds, 4, (r, from, to, scratch) =>
+        ForRanges(bounds, 4, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r, from, to, scratch) =>
         {
             // A stable ascending sort ranks an entry after every smaller key and every equal key before it in memory.
             // Kept: LowRank <= rank < HighRank.
@@ -311,6 +424,7 @@ internal static unsafe class TaskArithmeticKernel
     }
 
     /// <summary>Keys of one expert's block: magnitudes of its delta (TIES' as the radix select saw them, breadcrumbs' as torch.sort orders them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KeyBlock(Expert e, float* pb, long start, int count, float* d, uint* keys)
     {
         float* px = KernelBlocks.Read(e.Input.Data, start, count, d);
@@ -325,7 +439,7 @@ internal static unsafe class TaskArithmeticKernel
     /// <summary>The random masks, drawn from the tensor's generator expert by expert as the libtorch path draws them; the generator is then moved on.</summary>
     private static void Draw(FusedMergeInputs inputs, RawTensor b, List<Expert> experts)
     {
-        var mt = TorchMersenneTwister.From(inputs.Random);
+        var mt = TorchMersenneTwister.From(inputs.Random.Value);
         long n = inputs.Count;
         foreach (var e in experts.Where(e => e.RandomDraw))
         {
@@ -335,7 +449,7 @@ internal static unsafe class TaskArithmeticKernel
             else
                 mt.Bernoulli(e.Density, e.Bits.Pointer, n);
         }
-        mt.SaveTo(inputs.Random);
+        mt.SaveTo(inputs.Random.Value);
     }
 
     /// <summary>
@@ -374,7 +488,7 @@ internal static unsafe class TaskArithmeticKernel
             fixed (float* u = draws)
                 mt.Uniform24(u, (int)elements);
             int workers = (int)Math.Min(work.Length, rowCount);
-            KernelParallel.For(workers, wk =>
+            KernelParallel.For(workers, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (wk) =>
             {
                 var w = work[wk];
                 fixed (float* pbb = w.B, pd = w.D, u = draws)
@@ -419,7 +533,7 @@ internal static unsafe class TaskArithmeticKernel
         var chunks = TorchSum.Chunks(n, threads);
         var before = new float[scaled.Count, chunks.Length];
         var after = new float[scaled.Count, chunks.Length];
-        KernelParallel.For(chunks.Length, c =>
+        KernelParallel.For(chunks.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (c) =>
         {
             var (from, length) = chunks[c];
             var accBefore = scaled.Select(_ => new TorchSum.Accumulator(length, width)).ToArray();
@@ -470,6 +584,7 @@ internal static unsafe class TaskArithmeticKernel
     }
 
     /// <summary>d·mask in place: 1 where kept, 0 where not (so a dropped ∞ or NaN becomes NaN, as in libtorch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ApplyBits(KeepBits bits, long start, float* d, int padded)
     {
         for (int i = 0; i < padded; i += 8)
@@ -486,7 +601,7 @@ internal static unsafe class TaskArithmeticKernel
     private static void RescaleLikeFusedPath(RawTensor b, List<Expert> experts, long[] bounds, long n)
     {
         var cut = experts.Where(e => e.Keep == Keep.Magnitude).ToList();
-        KernelParallel.For(cut.Count, j =>
+        KernelParallel.For(cut.Count, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (j) =>
         {
             var e = cut[j];
             using var scratch = new KernelScratch(2);
@@ -514,10 +629,39 @@ internal static unsafe class TaskArithmeticKernel
         });
     }
 
+    /// <summary>Per-expert state of the last pass, in arrays the per-vector loop indexes.</summary>
+    private sealed class CombineState
+    {
+        public required RawTensor[] X { get; init; }
+
+        public required Keep[] Keep { get; init; }
+
+        public required float[] Weight { get; init; }
+
+        public required int[] Threshold { get; init; }
+
+        public required long[] KeepEqual { get; init; }
+
+        public required KeepBits?[] Bits { get; init; }
+
+        public required bool[] Scaled { get; init; }
+
+        public required float[] Scale { get; init; }
+
+        public required bool Consensus { get; init; }
+
+        public required bool Normalize { get; init; }
+
+        public required float PlainDivisor { get; init; }
+
+        public required bool ScaleByLambda { get; init; }
+
+        public required float Lambda { get; init; }
+    }
+
     /// <summary>The last pass: sparsify each expert's delta, weigh, elect, sum, divide, scale, add the base, round to the output.</summary>
     private static void Combine(RawTensor b, List<Expert> experts, RawTensor output, long[] bounds, Settings s, bool torchFormula)
     {
-        int m = experts.Count;
         var weights = experts.Select(e => e.Weight).ToArray();
         // The fused path summed the weights in float32; the libtorch path in double, rounding the result once.
         float plainDivisor;
@@ -533,107 +677,73 @@ internal static unsafe class TaskArithmeticKernel
                 sum += w;
             plainDivisor = Math.Abs(sum) < 1e-8 ? 1 : sum;
         }
-        float lambda = (float)s.Lambda;
-        bool scaleByLambda = torchFormula ? s.Lambda != 1 : lambda != 1;
-        bool consensus = s.Consensus is not null;
-
-        ForRanges(bounds, m + 3, (r, from, to, scratch) =>
+        var state = new CombineState
+        {
+            X = experts.Select(e => e.Input.Data).ToArray(),
+            Keep = experts.Select(e => e.Keep).ToArray(),
+            Weight = weights,
+            Threshold = experts.Select(e => (int)e.Threshold).ToArray(),
+            KeepEqual = experts.Select(e => e.KeepEqual).ToArray(),
+            Bits = experts.Select(e => e.Bits).ToArray(),
+            Scaled = experts.Select(e => e.Scaled).ToArray(),
+            Scale = experts.Select(e => e.Scale).ToArray(),
+            Consensus = s.Consensus is not null,
+            Normalize = s.Normalize,
+            PlainDivisor = plainDivisor,
+            ScaleByLambda = torchFormula ? s.Lambda != 1 : (float)s.Lambda != 1,
+            Lambda = (float)s.Lambda,
+        };
+        KernelParallel.For(bounds.Length - 1, r =>
         {
             var seen = experts.Select(e => e.Keep == Keep.Magnitude ? e.EqualBefore[r] : 0).ToArray();
-            var v = new nint[m];
-            for (int j = 0; j < m; j++)
-                v[j] = (nint)scratch[3 + j];
-            for (long start = from; start < to; start += KernelParallel.Block)
-            {
-                int count = (int)Math.Min(KernelParallel.Block, to - start);
-                int padded = KernelBlocks.Padded(count);
-                float* pb = KernelBlocks.Read(b, start, count, scratch[0]);
-                for (int j = 0; j < m; j++)
-                {
-                    var e = experts[j];
-                    float* d = (float*)v[j];
-                    float* px = KernelBlocks.Read(e.Input.Data, start, count, d);
-                    KernelBlocks.Subtract(px, pb, d, padded);
-                    switch (e.Keep)
-                    {
-                        case Keep.Magnitude:
-                            seen[j] = KeepLargest(e, d, count, seen[j]);
-                            break;
-                        case Keep.Bits:
-                            ApplyBits(e.Bits!, start, d, padded);
-                            break;
-                        case Keep.Zero:
-                            new Span<float>(d, padded).Clear();
-                            break;
-                    }
-                    if (e.Scaled)
-                        ScaleBlock(d, e.Scale, padded);
-                }
-                float* o = KernelBlocks.Target(output, start, count, scratch[1]);
-                if (torchFormula)
-                    TorchFormula(pb, v, weights, o, padded, consensus, s.Normalize, plainDivisor, scaleByLambda, lambda);
-                else
-                    FusedFormula(pb, v, weights, o, padded, consensus, s.Normalize, plainDivisor, scaleByLambda, lambda);
-                output.Write(start, count, o);
-            }
+            if (torchFormula)
+                CombineTorch(b, output, state, bounds[r], bounds[r + 1]);
+            else
+                CombineFused(b, output, state, seen, bounds[r], bounds[r + 1]);
         });
     }
 
-    /// <summary>TIES' cut in one block: keys above the threshold stay, and the first <c>KeepEqual</c> equal to it in memory order; the rest become +0.</summary>
-    private static long KeepLargest(Expert e, float* d, int count, long seen)
-    {
-        var mask = Vector256.Create(0x7FFFFFFF);
-        var t = Vector256.Create((int)e.Threshold);
-        long keepEqual = e.KeepEqual;
-        for (int i = 0; i < count; i += 8)
-        {
-            var dv = Vector256.Load(d + i);
-            var key = dv.AsInt32() & mask; // sign bit clear: signed order is the unsigned order
-            uint keep = Vector256.GreaterThan(key, t).ExtractMostSignificantBits();
-            uint eq = Vector256.Equals(key, t).ExtractMostSignificantBits() & KernelBlocks.ValidLanes(i, count);
-            while (eq != 0)
-            {
-                int lane = BitOperations.TrailingZeroCount(eq);
-                eq &= eq - 1;
-                if (seen++ < keepEqual)
-                    keep |= 1u << lane;
-            }
-            Vector256.ConditionalSelect(KernelBlocks.LaneMask(keep), dv, Vector256<float>.Zero).Store(d + i);
-        }
-        return seen;
-    }
-
-    private static void ScaleBlock(float* d, float scale, int padded)
-    {
-        var f = Vector256.Create(scale);
-        for (int i = 0; i < padded; i += 8)
-            (Vector256.Load(d + i) * f).Store(d + i);
-    }
-
     /// <summary>
-    /// <see cref="FusedTaskArithmetic"/>'s arithmetic: the weighted deltas summed from zero; with the sign election,
-    /// those agreeing with the sign of the sum (zero counting as positive) and their weights summed from zero, a zero
-    /// divisor taken as one; else the float32 sum of the weights.
+    /// One range with <see cref="FusedTaskArithmetic"/>'s arithmetic: TIES' cut (keys above the threshold, and the first
+    /// <c>KeepEqual</c> equal to it in memory order; the rest become +0), the weighted deltas summed from zero; with the
+    /// sign election those agreeing with the sign of the sum (zero counting as positive) and their weights summed from
+    /// zero, a zero divisor taken as one; else the float32 sum of the weights.
     /// </summary>
-    private static void FusedFormula(float* b, nint[] v, float[] w, float* o, int padded, bool consensus, bool normalize,
-        float plainDivisor, bool scaleByLambda, float lambda)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CombineFused(RawTensor b, RawTensor output, CombineState st, long[] seen, long from, long to)
     {
-        int m = v.Length;
+        int m = st.X.Length;
         Span<Vector256<float>> wd = stackalloc Vector256<float>[Math.Max(1, m)];
         var zero = Vector256<float>.Zero;
         var one = Vector256<float>.One;
-        var lam = Vector256.Create(lambda);
-        var plain = Vector256.Create(plainDivisor);
-        for (int i = 0; i < padded; i += 8)
+        var mask = Vector256.Create(0x7FFFFFFF);
+        var plain = Vector256.Create(st.PlainDivisor);
+        var lam = Vector256.Create(st.Lambda);
+        for (long i = from; i < to; i += 8)
         {
+            int lanes = (int)Math.Min(8, to - i);
+            var vb = VectorIO.In(b, i, lanes);
             var sum = zero;
             for (int j = 0; j < m; j++)
             {
-                wd[j] = Vector256.Load((float*)v[j] + i) * Vector256.Create(w[j]);
+                var d = VectorIO.In(st.X[j], i, lanes) - vb;
+                if (st.Keep[j] == Keep.Magnitude)
+                {
+                    var key = d.AsInt32() & mask;
+                    var t = Vector256.Create(st.Threshold[j]);
+                    var keep = Vector256.GreaterThan(key, t).AsSingle();
+                    uint eq = Vector256.Equals(key, t).ExtractMostSignificantBits() & KernelBlocks.ValidLanes(0, lanes);
+                    if (eq != 0)
+                        keep |= KernelBlocks.LaneMask(TakeTies(eq, ref seen[j], st.KeepEqual[j]));
+                    d = Vector256.ConditionalSelect(keep, d, zero);
+                    if (st.Scaled[j])
+                        d *= Vector256.Create(st.Scale[j]);
+                }
+                wd[j] = d * Vector256.Create(st.Weight[j]);
                 sum += wd[j];
             }
             Vector256<float> mixed, divisor;
-            if (consensus)
+            if (st.Consensus)
             {
                 var positive = Vector256.GreaterThanOrEqual(sum, zero);
                 mixed = zero;
@@ -642,7 +752,7 @@ internal static unsafe class TaskArithmeticKernel
                 {
                     var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(wd[j], zero), Vector256.LessThan(wd[j], zero));
                     mixed += Vector256.ConditionalSelect(agree, wd[j], zero);
-                    divisor += Vector256.ConditionalSelect(agree, Vector256.Create(w[j]), zero);
+                    divisor += Vector256.ConditionalSelect(agree, Vector256.Create(st.Weight[j]), zero);
                 }
                 divisor = Vector256.ConditionalSelect(Vector256.Equals(divisor, zero), one, divisor);
             }
@@ -651,39 +761,76 @@ internal static unsafe class TaskArithmeticKernel
                 mixed = sum;
                 divisor = plain;
             }
-            if (normalize)
+            if (st.Normalize)
                 mixed /= divisor;
-            if (scaleByLambda)
+            if (st.ScaleByLambda)
                 mixed *= lam;
-            (Vector256.Load(b + i) + mixed).Store(o + i);
+            VectorIO.Out(output, i, lanes, vb + mixed);
         }
     }
 
-    /// <summary>
-    /// <see cref="TaskArithmeticFamily"/>'s libtorch arithmetic: the weighted deltas summed from the first one; with
-    /// the sign election each multiplied by its 0/1 agreement and summed from zero, the divisor likewise; else the
-    /// weights' double sum rounded once. No expert at all returns the base.
-    /// </summary>
-    private static void TorchFormula(float* b, nint[] v, float[] w, float* o, int padded, bool consensus, bool normalize,
-        float plainDivisor, bool scaleByLambda, float lambda)
+    /// <summary>Which of the lanes equal to the threshold are among the first <paramref name="keepEqual"/> in memory order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint TakeTies(uint eq, ref long seen, long keepEqual)
     {
-        int m = v.Length;
-        if (m == 0)
+        if (seen >= keepEqual)
         {
-            Buffer.MemoryCopy(b, o, padded * 4L, padded * 4L);
-            return;
+            seen += BitOperations.PopCount(eq);
+            return 0;
         }
-        Span<Vector256<float>> wd = stackalloc Vector256<float>[m];
+        uint keep = 0;
+        while (eq != 0)
+        {
+            int lane = BitOperations.TrailingZeroCount(eq);
+            eq &= eq - 1;
+            if (seen++ < keepEqual)
+                keep |= 1u << lane;
+        }
+        return keep;
+    }
+
+    /// <summary>
+    /// One range with <see cref="TaskArithmeticFamily"/>'s libtorch arithmetic: d·mask (1 kept, 0 dropped), the L1
+    /// scale, the weighted deltas summed from the first one; with the sign election each multiplied by its 0/1
+    /// agreement and summed from zero, the divisor likewise; else the weights' double sum rounded once. No expert at
+    /// all returns the base.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CombineTorch(RawTensor b, RawTensor output, CombineState st, long from, long to)
+    {
+        int m = st.X.Length;
+        Span<Vector256<float>> wd = stackalloc Vector256<float>[Math.Max(1, m)];
         var zero = Vector256<float>.Zero;
         var one = Vector256<float>.One;
-        var lam = Vector256.Create(lambda);
-        var plain = Vector256.Create(plainDivisor);
-        for (int i = 0; i < padded; i += 8)
+        var plain = Vector256.Create(st.PlainDivisor);
+        var lam = Vector256.Create(st.Lambda);
+        for (long i = from; i < to; i += 8)
         {
+            int lanes = (int)Math.Min(8, to - i);
+            var vb = VectorIO.In(b, i, lanes);
+            if (m == 0)
+            {
+                VectorIO.Out(output, i, lanes, vb);
+                continue;
+            }
             for (int j = 0; j < m; j++)
-                wd[j] = Vector256.Load((float*)v[j] + i) * Vector256.Create(w[j]);
+            {
+                var d = VectorIO.In(st.X[j], i, lanes) - vb;
+                switch (st.Keep[j])
+                {
+                    case Keep.Bits:
+                        d *= Vector256.ConditionalSelect(st.Bits[j]!.Lanes(i).AsSingle(), one, zero);
+                        break;
+                    case Keep.Zero:
+                        d = zero;
+                        break;
+                }
+                if (st.Scaled[j])
+                    d *= Vector256.Create(st.Scale[j]);
+                wd[j] = d * Vector256.Create(st.Weight[j]);
+            }
             Vector256<float> mixed, divisor;
-            if (consensus)
+            if (st.Consensus)
             {
                 var total = wd[0];
                 for (int j = 1; j < m; j++)
@@ -696,7 +843,7 @@ internal static unsafe class TaskArithmeticKernel
                     var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(wd[j], zero), Vector256.LessThan(wd[j], zero));
                     var maskF = Vector256.ConditionalSelect(agree, one, zero);
                     mixed += wd[j] * maskF;
-                    divisor += maskF * Vector256.Create(w[j]);
+                    divisor += maskF * Vector256.Create(st.Weight[j]);
                 }
                 divisor = Vector256.ConditionalSelect(Vector256.Equals(divisor, zero), one, divisor);
             }
@@ -707,11 +854,11 @@ internal static unsafe class TaskArithmeticKernel
                     mixed += wd[j];
                 divisor = plain;
             }
-            if (normalize)
+            if (st.Normalize)
                 mixed /= divisor;
-            if (scaleByLambda)
+            if (st.ScaleByLambda)
                 mixed *= lam;
-            (Vector256.Load(b + i) + mixed).Store(o + i);
+            VectorIO.Out(output, i, lanes, vb + mixed);
         }
     }
 
@@ -720,7 +867,7 @@ internal static unsafe class TaskArithmeticKernel
     /// <summary>Runs <paramref name="body"/> once per range, ranges on the cores, each with its own scratch.</summary>
     private static void ForRanges(long[] bounds, int buffers, RangeBody body)
     {
-        KernelParallel.For(bounds.Length - 1, r =>
+        KernelParallel.For(bounds.Length - 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
         {
             using var scratch = new KernelScratch(buffers);
             body(r, bounds[r], bounds[r + 1], scratch);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
@@ -70,6 +71,7 @@ internal sealed unsafe class TorchMersenneTwister
         return y;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Twist()
     {
         var s = _state;
@@ -88,6 +90,7 @@ internal sealed unsafe class TorchMersenneTwister
     /// <c>bernoulli_(p)</c> over <paramref name="count"/> elements: bit i of <paramref name="bits"/> is set where element
     /// i is kept (its 53-bit uniform is below p).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Bernoulli(double p, byte* bits, long count)
     {
         // u = X · 2^-53 exactly, so u < p ⟺ X < ceil(p · 2^53) (p · 2^53 is exact in double).
@@ -108,6 +111,7 @@ internal sealed unsafe class TorchMersenneTwister
     }
 
     /// <summary>Uniform float32 draws as <c>bernoulli(probabilities)</c> compares them: one word each, (w &amp; 2^24-1) · 2^-24.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Uniform24(float* dst, int count)
     {
         for (int i = 0; i < count; i++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
@@ -34,6 +35,7 @@ internal static class TorchNorm
         private float _tail;
         private bool _folded;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Add(float* values, long count)
         {
             long i = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using LlmMerge.Modeling.Torch;
@@ -106,6 +107,7 @@ internal static class TorchSum
 
         private ref Vector256<float> Acc(int level, int row, int part) => ref _acc[(level * Rows + row) * _parts + part];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Add(float* values, long count)
         {
             if (_scalarPath)

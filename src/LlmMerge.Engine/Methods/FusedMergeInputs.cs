@@ -27,8 +27,11 @@ public sealed class FusedMergeInputs
 
     public required IReadOnlyDictionary<string, object?> Parameters { get; init; }
 
-    /// <summary>This tensor's generator (see <see cref="MergeInputs.Random"/>); fused kernels advance it as libtorch would.</summary>
-    public required Generator Random { get; init; }
+    /// <summary>
+    /// This tensor's generator (see <see cref="MergeInputs.Random"/>), created on first use so merges that draw
+    /// nothing need no libtorch; fused kernels advance it as libtorch would.
+    /// </summary>
+    public required Lazy<Generator> Random { get; init; }
 
     public FusedInput? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
 

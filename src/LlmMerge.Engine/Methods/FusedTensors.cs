@@ -27,7 +27,7 @@ internal static class FusedTensors
             Tensors = inputs.Tensors.Select(t => new FusedInput(t.Model, new RawTensor(TensorBridge.DataPointer(t.Tensor), Core.SafeTensors.SafetensorsDType.F32, n), t.Parameters)).ToList(),
             BaseModel = inputs.BaseModel,
             Parameters = inputs.Parameters,
-            Random = inputs.Random,
+            Random = new Lazy<Generator>(() => inputs.Random),
         };
         var output = empty(shape, ScalarType.Float32);
         bool done = method.TryMergeFused(fused, new RawTensor(TensorBridge.DataPointer(output), Core.SafeTensors.SafetensorsDType.F32, n));
