@@ -188,8 +188,6 @@ internal sealed unsafe class MagnitudeWindow : IDisposable
     /// <summary>The key at the rank, or null when the sample misled and the exact count must decide.</summary>
     public RankValue? Resolve()
     {
-        if (Environment.GetEnvironmentVariable("LLMMERGE_DEBUG") == "1")
-            Console.Error.WriteLine($"window lo {_lo:X8} hi {_hi:X8} rank {_rank} n {_n} below {_below.Sum()} eqLo {_eqLo.Sum()} eqHi {_eqHi.Sum()} above {_above.Sum()} inside {_insideCount.Sum()} overflow {_overflow}");
         if (_overflow)
             return null;
         int ranges = _below.Length;
