@@ -55,8 +55,8 @@ public static class KernelBenchmark
                 using (var g = new Generator(1))
                     m.TryMergeFused(inputs(g), outRaw);
                 PhaseClock.Enabled = false;
-                foreach (var (phase, sec) in PhaseClock.Snapshot())
-                    Console.WriteLine($"|  |  | - {phase} | {sec * 1e3:F1} | | | |");
+                foreach (var (phase, sec, cpu) in PhaseClock.Snapshot())
+                    Console.WriteLine($"|  |  | - {phase} | {sec * 1e3:F1} | {cpu * 1e3:F1} | | |");
             }
         }
         foreach (var f in folders)

@@ -69,11 +69,12 @@ public sealed class MergeExecutor
                 bytesRead += ComputeTensor(plan, t, cpu, device, sink, writes);
                 progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
             }
-            long drain = PhaseClock.Start();
+            var drain = PhaseClock.Start();
             writes.Drain();
             PhaseClock.Stop("wait for the last write", drain);
         }
-        long complete = PhaseClock.Start();
+        StoredBytes.Trim();
+        var complete = PhaseClock.Start();
         sink.Complete(context);
         PhaseClock.Stop("complete (flush to disk, metadata)", complete);
         return plan;
@@ -145,7 +146,7 @@ public sealed class MergeExecutor
             inputs.Add(new ModelTensor(t.Inputs[i].Model, tensor, t.Inputs[i].Parameters));
         }
         using var random = new Generator(TensorSeed(_options.RandomSeed, t.Name), device.Value);
-        long clock = PhaseClock.Start();
+        var clock = PhaseClock.Start();
         var merged = plan.Method.Merge(new MergeInputs
         {
             TensorName = t.Name,
@@ -172,7 +173,7 @@ public sealed class MergeExecutor
 
     private static void Write(IMergeSink sink, PlannedTensor t, Tensor merged)
     {
-        long clock = PhaseClock.Start();
+        var clock = PhaseClock.Start();
         sink.Write(t, merged);
         PhaseClock.Stop("write output (background)", clock);
     }
@@ -239,7 +240,7 @@ public sealed class MergeExecutor
             RawTensor output;
             if (sink.TakesStoredBytes)
             {
-                stored = new StoredBytes(n * t.OutDType.SizeOf());
+                stored = StoredBytes.Rent(n * t.OutDType.SizeOf());
                 output = new RawTensor(stored.Pointer, t.OutDType, n);
             }
             else
@@ -250,7 +251,7 @@ public sealed class MergeExecutor
             }
             var random = new Lazy<Generator>(() => new Generator(TensorSeed(_options.RandomSeed, t.Name), device.Value));
             bool done;
-            long clock = PhaseClock.Start();
+            var clock = PhaseClock.Start();
             try
             {
                 done = method.TryMergeFused(new FusedMergeInputs
@@ -288,7 +289,7 @@ public sealed class MergeExecutor
             }
             writes.Enqueue(() =>
             {
-                long w = PhaseClock.Start();
+                var w = PhaseClock.Start();
                 if (stored is not null)
                 {
                     using (stored)

@@ -22,8 +22,8 @@ internal sealed unsafe class MagnitudeWindow : IDisposable
     /// <summary>Tensors this large use the window; smaller ones are counted exactly at once.</summary>
     public static bool Worthwhile(long n) => n >= 1L << 18;
 
-    /// <summary>Keys sampled for a tensor of <paramref name="n"/> elements: about one in 64, at most 32768, in runs of whole vectors.</summary>
-    public static int SampleSize(long n) => (int)Math.Clamp(n / 64, 4096, MaxSample) / (SampleRuns * 8) * (SampleRuns * 8);
+    /// <summary>Keys sampled for a tensor of <paramref name="n"/> elements: about one in 128, at most 32768, in runs of whole vectors.</summary>
+    public static int SampleSize(long n) => (int)Math.Clamp(n / 128, 2048, MaxSample) / (SampleRuns * 8) * (SampleRuns * 8);
 
     private readonly long _n;
     private readonly long _rank;

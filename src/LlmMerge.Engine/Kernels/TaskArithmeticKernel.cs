@@ -114,7 +114,7 @@ internal static unsafe class TaskArithmeticKernel
                 return false;
 
             var bounds = KernelParallel.Ranges(n);
-            long clock = PhaseClock.Start();
+            var clock = PhaseClock.Start();
             if (experts.Any(e => e.Keep == Keep.Magnitude || (e.Keep == Keep.Bits && !e.RandomDraw)))
             {
                 SelectMagnitudes(baseInput.Data, experts, bounds, n);
@@ -238,7 +238,7 @@ internal static unsafe class TaskArithmeticKernel
         var ties = experts.Where(e => e.Keep == Keep.Magnitude).ToList();
         if (ties.Count > 0 && MagnitudeWindow.Worthwhile(n))
         {
-            long clock = PhaseClock.Start();
+            var clock = PhaseClock.Start();
             var windows = ties.Select(e => SampleWindow(e, b, n, ranges)).ToList();
             PhaseClock.Stop("magnitude: sample", clock);
             clock = PhaseClock.Start();
@@ -274,7 +274,7 @@ internal static unsafe class TaskArithmeticKernel
         MaskWindows(b, experts, bounds, n);
     }
 
-    /// <summary>One range of the windowed pass: every expert's magnitude keys counted against its window, in registers.</summary>
+    /// <summary>One range of the windowed pass: every expert's magnitude keys counted against its window, a block at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WindowPass(RawTensor b, RawTensor[] xs, List<MagnitudeWindow> windows, int r, long from, long to)
     {
@@ -285,15 +285,26 @@ internal static unsafe class TaskArithmeticKernel
         for (int j = 0; j < m; j++)
             (lo[j], hi[j]) = windows[j].Ends;
         var mask = Vector256.Create(0x7FFFFFFF);
-        for (long i = from; i < to; i += 8)
+        using var scratch = new KernelScratch(3, VectorBlock.Size);
+        float* d = scratch[0], tmp = scratch[1], bBuf = scratch[2];
+        for (long start = from; start < to; start += VectorBlock.Size)
         {
-            int lanes = (int)Math.Min(8, to - i);
-            var valid = lanes == 8 ? Vector256<int>.AllBitsSet : KernelBlocks.LaneMask((1u << lanes) - 1).AsInt32();
-            var vb = VectorIO.In(b, i, lanes);
+            int count = (int)Math.Min(VectorBlock.Size, to - start);
+            int padded = KernelBlocks.Padded(count);
+            float* pb = VectorBlock.Read(b, start, count, bBuf);
             for (int j = 0; j < m; j++)
             {
-                var d = VectorIO.In(xs[j], i, lanes) - vb;
-                windows[j].Count(r, ref counts[j], d.AsInt32() & mask, valid, lo[j], hi[j]);
+                VectorBlock.Delta(xs[j], start, count, pb, d, tmp);
+                var window = windows[j];
+                var l = lo[j];
+                var h = hi[j];
+                var c = counts[j]; // in registers for the block
+                for (int i = 0; i < padded; i += 8)
+                {
+                    var valid = i + 8 <= count ? Vector256<int>.AllBitsSet : KernelBlocks.LaneMask(KernelBlocks.ValidLanes(i, count)).AsInt32();
+                    window.Count(r, ref c, Vector256.Load((int*)d + i) & mask, valid, l, h);
+                }
+                counts[j] = c;
             }
         }
         for (int j = 0; j < m; j++)
@@ -707,86 +718,101 @@ internal static unsafe class TaskArithmeticKernel
     /// One range with <see cref="FusedTaskArithmetic"/>'s arithmetic: TIES' cut (keys above the threshold, and the first
     /// <c>KeepEqual</c> equal to it in memory order; the rest become +0), the weighted deltas summed from zero; with the
     /// sign election those agreeing with the sign of the sum (zero counting as positive) and their weights summed from
-    /// zero, a zero divisor taken as one; else the float32 sum of the weights.
+    /// zero, a zero divisor taken as one; else the float32 sum of the weights. Block by block, step by step over
+    /// buffers in L1 (<see cref="VectorBlock"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CombineFused(RawTensor b, RawTensor output, CombineState st, long[] seen, long from, long to)
     {
         int m = st.X.Length;
-        Span<Vector256<float>> wd = stackalloc Vector256<float>[Math.Max(1, m)];
+        using var scratch = new KernelScratch(5 + m, VectorBlock.Size);
+        float* sum = scratch[0], mixed = scratch[1], divisor = scratch[2], tmp = scratch[3], outBuf = scratch[4];
         var zero = Vector256<float>.Zero;
         var one = Vector256<float>.One;
-        var mask = Vector256.Create(0x7FFFFFFF);
-        var plain = Vector256.Create(st.PlainDivisor);
-        var lam = Vector256.Create(st.Lambda);
-        for (long i = from; i < to; i += 8)
+        for (long start = from; start < to; start += VectorBlock.Size)
         {
-            int lanes = (int)Math.Min(8, to - i);
-            var vb = VectorIO.In(b, i, lanes);
-            var sum = zero;
+            int count = (int)Math.Min(VectorBlock.Size, to - start);
+            int padded = KernelBlocks.Padded(count);
+            float* pb = VectorBlock.Read(b, start, count, outBuf);
             for (int j = 0; j < m; j++)
             {
-                var d = VectorIO.In(st.X[j], i, lanes) - vb;
+                float* wd = scratch[5 + j];
                 if (st.Keep[j] == Keep.Magnitude)
                 {
-                    var key = d.AsInt32() & mask;
-                    var t = Vector256.Create(st.Threshold[j]);
-                    var keep = Vector256.GreaterThan(key, t).AsSingle();
-                    uint eq = Vector256.Equals(key, t).ExtractMostSignificantBits() & KernelBlocks.ValidLanes(0, lanes);
-                    if (eq != 0)
-                        keep |= KernelBlocks.LaneMask(TakeTies(eq, ref seen[j], st.KeepEqual[j]));
-                    d = Vector256.ConditionalSelect(keep, d, zero);
+                    seen[j] = VectorBlock.DeltaKeepLargest(st.X[j], start, count, pb, wd, tmp, st.Threshold[j], seen[j], st.KeepEqual[j]);
                     if (st.Scaled[j])
-                        d *= Vector256.Create(st.Scale[j]);
+                        Multiply(wd, st.Scale[j], padded);
                 }
-                wd[j] = d * Vector256.Create(st.Weight[j]);
-                sum += wd[j];
+                else
+                {
+                    VectorBlock.Delta(st.X[j], start, count, pb, wd, tmp);
+                }
+                var w = Vector256.Create(st.Weight[j]);
+                for (int i = 0; i < padded; i += 8)
+                {
+                    var v = Vector256.Load(wd + i) * w;
+                    v.Store(wd + i);
+                    ((j == 0 ? zero : Vector256.Load(sum + i)) + v).Store(sum + i);
+                }
             }
-            Vector256<float> mixed, divisor;
+            if (m == 0)
+                new Span<float>(sum, padded).Clear();
             if (st.Consensus)
             {
-                var positive = Vector256.GreaterThanOrEqual(sum, zero);
-                mixed = zero;
-                divisor = zero;
                 for (int j = 0; j < m; j++)
                 {
-                    var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(wd[j], zero), Vector256.LessThan(wd[j], zero));
-                    mixed += Vector256.ConditionalSelect(agree, wd[j], zero);
-                    divisor += Vector256.ConditionalSelect(agree, Vector256.Create(st.Weight[j]), zero);
+                    float* wd = scratch[5 + j];
+                    var w = Vector256.Create(st.Weight[j]);
+                    for (int i = 0; i < padded; i += 8)
+                    {
+                        var v = Vector256.Load(wd + i);
+                        var positive = Vector256.GreaterThanOrEqual(Vector256.Load(sum + i), zero);
+                        var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(v, zero), Vector256.LessThan(v, zero));
+                        var mix = j == 0 ? zero : Vector256.Load(mixed + i);
+                        var div = j == 0 ? zero : Vector256.Load(divisor + i);
+                        (mix + Vector256.ConditionalSelect(agree, v, zero)).Store(mixed + i);
+                        (div + Vector256.ConditionalSelect(agree, w, zero)).Store(divisor + i);
+                    }
                 }
-                divisor = Vector256.ConditionalSelect(Vector256.Equals(divisor, zero), one, divisor);
+                if (m == 0)
+                {
+                    new Span<float>(mixed, padded).Clear();
+                    new Span<float>(divisor, padded).Clear();
+                }
             }
-            else
+            float* o = KernelBlocks.Target(output, start, count, outBuf == pb ? tmp : outBuf);
+            var plain = Vector256.Create(st.PlainDivisor);
+            var lam = Vector256.Create(st.Lambda);
+            for (int i = 0; i < padded; i += 8)
             {
-                mixed = sum;
-                divisor = plain;
+                Vector256<float> mix, div;
+                if (st.Consensus)
+                {
+                    mix = Vector256.Load(mixed + i);
+                    div = Vector256.Load(divisor + i);
+                    div = Vector256.ConditionalSelect(Vector256.Equals(div, zero), one, div);
+                }
+                else
+                {
+                    mix = Vector256.Load(sum + i);
+                    div = plain;
+                }
+                if (st.Normalize)
+                    mix /= div;
+                if (st.ScaleByLambda)
+                    mix *= lam;
+                (Vector256.Load(pb + i) + mix).Store(o + i);
             }
-            if (st.Normalize)
-                mixed /= divisor;
-            if (st.ScaleByLambda)
-                mixed *= lam;
-            VectorIO.Out(output, i, lanes, vb + mixed);
+            output.Write(start, count, o);
         }
     }
 
-    /// <summary>Which of the lanes equal to the threshold are among the first <paramref name="keepEqual"/> in memory order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint TakeTies(uint eq, ref long seen, long keepEqual)
+    private static void Multiply(float* d, float factor, int padded)
     {
-        if (seen >= keepEqual)
-        {
-            seen += BitOperations.PopCount(eq);
-            return 0;
-        }
-        uint keep = 0;
-        while (eq != 0)
-        {
-            int lane = BitOperations.TrailingZeroCount(eq);
-            eq &= eq - 1;
-            if (seen++ < keepEqual)
-                keep |= 1u << lane;
-        }
-        return keep;
+        var f = Vector256.Create(factor);
+        for (int i = 0; i < padded; i += 8)
+            (Vector256.Load(d + i) * f).Store(d + i);
     }
 
     /// <summary>
@@ -799,66 +825,81 @@ internal static unsafe class TaskArithmeticKernel
     private static void CombineTorch(RawTensor b, RawTensor output, CombineState st, long from, long to)
     {
         int m = st.X.Length;
-        Span<Vector256<float>> wd = stackalloc Vector256<float>[Math.Max(1, m)];
+        using var scratch = new KernelScratch(5 + m, VectorBlock.Size);
+        float* total = scratch[0], mixed = scratch[1], divisor = scratch[2], tmp = scratch[3], outBuf = scratch[4];
         var zero = Vector256<float>.Zero;
         var one = Vector256<float>.One;
-        var plain = Vector256.Create(st.PlainDivisor);
-        var lam = Vector256.Create(st.Lambda);
-        for (long i = from; i < to; i += 8)
+        for (long start = from; start < to; start += VectorBlock.Size)
         {
-            int lanes = (int)Math.Min(8, to - i);
-            var vb = VectorIO.In(b, i, lanes);
+            int count = (int)Math.Min(VectorBlock.Size, to - start);
+            int padded = KernelBlocks.Padded(count);
+            float* pb = VectorBlock.Read(b, start, count, outBuf);
+            float* o = KernelBlocks.Target(output, start, count, outBuf == pb ? tmp : outBuf);
             if (m == 0)
             {
-                VectorIO.Out(output, i, lanes, vb);
+                output.Write(start, count, pb);
                 continue;
             }
             for (int j = 0; j < m; j++)
             {
-                var d = VectorIO.In(st.X[j], i, lanes) - vb;
-                switch (st.Keep[j])
-                {
-                    case Keep.Bits:
-                        d *= Vector256.ConditionalSelect(st.Bits[j]!.Lanes(i).AsSingle(), one, zero);
-                        break;
-                    case Keep.Zero:
-                        d = zero;
-                        break;
-                }
+                float* wd = scratch[5 + j];
+                VectorBlock.Delta(st.X[j], start, count, pb, wd, tmp);
+                if (st.Keep[j] == Keep.Bits)
+                    ApplyBits(st.Bits[j]!, start, wd, padded);
+                else if (st.Keep[j] == Keep.Zero)
+                    new Span<float>(wd, padded).Clear();
                 if (st.Scaled[j])
-                    d *= Vector256.Create(st.Scale[j]);
-                wd[j] = d * Vector256.Create(st.Weight[j]);
+                    Multiply(wd, st.Scale[j], padded);
+                var w = Vector256.Create(st.Weight[j]);
+                for (int i = 0; i < padded; i += 8)
+                {
+                    var v = Vector256.Load(wd + i) * w;
+                    v.Store(wd + i);
+                    (j == 0 ? v : Vector256.Load(total + i) + v).Store(total + i);
+                }
             }
-            Vector256<float> mixed, divisor;
             if (st.Consensus)
             {
-                var total = wd[0];
-                for (int j = 1; j < m; j++)
-                    total += wd[j];
-                var positive = Vector256.GreaterThanOrEqual(total, zero);
-                mixed = zero;
-                divisor = zero;
                 for (int j = 0; j < m; j++)
                 {
-                    var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(wd[j], zero), Vector256.LessThan(wd[j], zero));
-                    var maskF = Vector256.ConditionalSelect(agree, one, zero);
-                    mixed += wd[j] * maskF;
-                    divisor += maskF * Vector256.Create(st.Weight[j]);
+                    float* wd = scratch[5 + j];
+                    var w = Vector256.Create(st.Weight[j]);
+                    for (int i = 0; i < padded; i += 8)
+                    {
+                        var v = Vector256.Load(wd + i);
+                        var positive = Vector256.GreaterThanOrEqual(Vector256.Load(total + i), zero);
+                        var agree = Vector256.ConditionalSelect(positive, Vector256.GreaterThan(v, zero), Vector256.LessThan(v, zero));
+                        var maskF = Vector256.ConditionalSelect(agree, one, zero);
+                        var mix = j == 0 ? zero : Vector256.Load(mixed + i);
+                        var div = j == 0 ? zero : Vector256.Load(divisor + i);
+                        (mix + v * maskF).Store(mixed + i);
+                        (div + maskF * w).Store(divisor + i);
+                    }
                 }
-                divisor = Vector256.ConditionalSelect(Vector256.Equals(divisor, zero), one, divisor);
             }
-            else
+            var plain = Vector256.Create(st.PlainDivisor);
+            var lam = Vector256.Create(st.Lambda);
+            for (int i = 0; i < padded; i += 8)
             {
-                mixed = wd[0];
-                for (int j = 1; j < m; j++)
-                    mixed += wd[j];
-                divisor = plain;
+                Vector256<float> mix, div;
+                if (st.Consensus)
+                {
+                    mix = Vector256.Load(mixed + i);
+                    div = Vector256.Load(divisor + i);
+                    div = Vector256.ConditionalSelect(Vector256.Equals(div, zero), one, div);
+                }
+                else
+                {
+                    mix = Vector256.Load(total + i);
+                    div = plain;
+                }
+                if (st.Normalize)
+                    mix /= div;
+                if (st.ScaleByLambda)
+                    mix *= lam;
+                (Vector256.Load(pb + i) + mix).Store(o + i);
             }
-            if (st.Normalize)
-                mixed /= divisor;
-            if (st.ScaleByLambda)
-                mixed *= lam;
-            VectorIO.Out(output, i, lanes, vb + mixed);
+            output.Write(start, count, o);
         }
     }
 
