@@ -515,20 +515,39 @@ internal static unsafe class TaskArithmeticKernel
                         KernelBlocks.Subtract(px, pb, pd, padded);
                         KernelBlocks.SortKeys(pd, pk, padded);
                         w.Ranker.Rank(pk, width, pr);
-                        float* ur = u + row * width;
-                        byte* fr = pf + row * width;
-                        for (int i = 0; i < width; i++)
-                        {
-                            float rank = (float)pr[i] + 1f;
-                            float norm = Math.Clamp((rank - minRank) / span, 0f, 1f);
-                            float p = norm * scale + offset;
-                            fr[i] = (byte)(ur[i] < p ? 1 : 0);
-                        }
+                        KeepByRank(pr, u + row * width, pf + row * width, width, minRank, span, scale, offset);
                     }
                 }
             });
             fixed (byte* pf = flags)
                 e.Bits.Pack(row0 * width, pf, elements);
+        }
+    }
+
+    /// <summary>One row's MagPrune flags: rank r (1-based, in float32) → ((r - min) / span) clamped to [0, 1] · scale + offset, kept where the draw is below it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KeepByRank(int* ranks, float* draws, byte* flags, int width, float minRank, float span, float scale, float offset)
+    {
+        int i = 0;
+        var vMin = Vector256.Create(minRank);
+        var vSpan = Vector256.Create(span);
+        var vScale = Vector256.Create(scale);
+        var vOffset = Vector256.Create(offset);
+        for (; i + 8 <= width; i += 8)
+        {
+            var rank = Vector256.ConvertToSingle(Vector256.Load(ranks + i)) + Vector256<float>.One;
+            var norm = Vector256.Max(Vector256.Min((rank - vMin) / vSpan, Vector256<float>.One), Vector256<float>.Zero);
+            var p = norm * vScale + vOffset;
+            uint keep = Vector256.LessThan(Vector256.Load(draws + i), p).ExtractMostSignificantBits();
+            for (int k = 0; k < 8; k++)
+                flags[i + k] = (byte)((keep >> k) & 1);
+        }
+        for (; i < width; i++)
+        {
+            float rank = (float)ranks[i] + 1f;
+            float norm = Math.Clamp((rank - minRank) / span, 0f, 1f);
+            float p = norm * scale + offset;
+            flags[i] = (byte)(draws[i] < p ? 1 : 0);
         }
     }
 

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
 
@@ -27,6 +27,7 @@ internal sealed unsafe class TorchMersenneTwister
     private const int StateOffset = 24;
 
     private readonly uint[] _state = new uint[N];
+    private readonly uint[] _tempered = new uint[N]; // the current block's outputs, tempered once
     private readonly byte[] _raw;
     private int _left;
     private int _next;
@@ -38,6 +39,7 @@ internal sealed unsafe class TorchMersenneTwister
         _next = (int)BitConverter.ToUInt64(raw, NextOffset);
         for (int i = 0; i < N; i++)
             _state[i] = (uint)BitConverter.ToUInt64(raw, StateOffset + 8 * i);
+        Temper();
     }
 
     /// <summary>The generator's current state (a CPU generator).</summary>
@@ -59,29 +61,87 @@ internal sealed unsafe class TorchMersenneTwister
         generator.set_state(state);
     }
 
-    public uint Next()
+    /// <summary>
+    /// The next <paramref name="count"/> words of the stream, as libtorch's engine yields them one call at a time
+    /// (<c>if (--left == 0) twist; return temper(state[next++])</c>), a block of 624 at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Fill(uint* dst, long count)
     {
-        if (--_left == 0)
-            Twist();
-        uint y = _state[_next++];
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c5680;
-        y ^= (y << 15) & 0xefc60000;
-        y ^= y >> 18;
-        return y;
+        while (count > 0)
+        {
+            // left - 1 words remain before the next call twists.
+            int available = _left - 1;
+            if (available == 0)
+            {
+                Twist();
+                // The call that twisted returns state[0]: as if one word were available at next = 0, left = 625.
+                _left = N + 1;
+                _next = 0;
+                continue;
+            }
+            int take = (int)Math.Min(available, count);
+            fixed (uint* t = _tempered)
+                Buffer.MemoryCopy(t + _next, dst, take * 4L, take * 4L);
+            _next += take;
+            _left -= take;
+            dst += take;
+            count -= take;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Twist()
     {
-        var s = _state;
-        for (int i = 0; i < N - M; i++)
-            s[i] = s[i + M] ^ Mix(s[i], s[i + 1]);
-        for (int i = N - M; i < N - 1; i++)
-            s[i] = s[i + M - N] ^ Mix(s[i], s[i + 1]);
-        s[N - 1] = s[M - 1] ^ Mix(s[N - 1], s[0]);
-        _left = N;
-        _next = 0;
+        fixed (uint* s = _state)
+        {
+            var upper = Vector256.Create(0x80000000u);
+            var lower = Vector256.Create(0x7FFFFFFFu);
+            var one = Vector256<uint>.One;
+            var matrix = Vector256.Create(0x9908b0dfu);
+            int i = 0;
+            // s[i] takes s[i + M] (not yet rewritten) and s[i + 1] (not yet rewritten): eight at a time.
+            for (; i + 8 <= N - M; i += 8)
+            {
+                var u = Vector256.Load(s + i);
+                var v = Vector256.Load(s + i + 1);
+                var y = (u & upper) | (v & lower);
+                var mag = Vector256.Equals(v & one, one) & matrix;
+                (Vector256.Load(s + i + M) ^ Vector256.ShiftRightLogical(y, 1) ^ mag).Store(s + i);
+            }
+            for (; i < N - M; i++)
+                s[i] = s[i + M] ^ Mix(s[i], s[i + 1]);
+            // s[i] takes s[i + M - N] (already rewritten, 227 places back) and s[i + 1] (not yet).
+            for (; i + 8 <= N - 1; i += 8)
+            {
+                var u = Vector256.Load(s + i);
+                var v = Vector256.Load(s + i + 1);
+                var y = (u & upper) | (v & lower);
+                var mag = Vector256.Equals(v & one, one) & matrix;
+                (Vector256.Load(s + i + M - N) ^ Vector256.ShiftRightLogical(y, 1) ^ mag).Store(s + i);
+            }
+            for (; i < N - 1; i++)
+                s[i] = s[i + M - N] ^ Mix(s[i], s[i + 1]);
+            s[N - 1] = s[M - 1] ^ Mix(s[N - 1], s[0]);
+        }
+        Temper();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Temper()
+    {
+        fixed (uint* s = _state, t = _tempered)
+        {
+            for (int i = 0; i < N; i += 8)
+            {
+                var y = Vector256.Load(s + i);
+                y ^= Vector256.ShiftRightLogical(y, 11);
+                y ^= Vector256.ShiftLeft(y, 7) & Vector256.Create(0x9d2c5680u);
+                y ^= Vector256.ShiftLeft(y, 15) & Vector256.Create(0xefc60000u);
+                y ^= Vector256.ShiftRightLogical(y, 18);
+                y.Store(t + i);
+            }
+        }
     }
 
     private static uint Mix(uint u, uint v) => (((u & 0x80000000u) | (v & 0x7FFFFFFFu)) >> 1) ^ ((v & 1) != 0 ? 0x9908b0dfu : 0);
@@ -93,20 +153,38 @@ internal sealed unsafe class TorchMersenneTwister
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Bernoulli(double p, byte* bits, long count)
     {
-        // u = X · 2^-53 exactly, so u < p ⟺ X < ceil(p · 2^53) (p · 2^53 is exact in double).
-        ulong limit = p <= 0 ? 0 : p >= 1 ? 1UL << 53 : (ulong)Math.Ceiling(p * 9007199254740992.0);
-        for (long i = 0; i < count; i += 8)
+        // u = X · 2^-53 exactly (X the low 53 bits of hi·2^32 + lo), so u < p ⟺ X < ceil(p · 2^53) (exact in double).
+        long limit = p <= 0 ? 0 : p >= 1 ? 1L << 53 : (long)Math.Ceiling(p * 9007199254740992.0);
+        const int chunk = 4096; // elements per fill, a multiple of 8
+        uint* words = stackalloc uint[2 * chunk];
+        var lim = Vector256.Create(limit);
+        var mask53 = Vector256.Create((1L << 53) - 1);
+        for (long start = 0; start < count; start += chunk)
         {
-            int lanes = (int)Math.Min(8, count - i);
-            int b = 0;
-            for (int k = 0; k < lanes; k++)
+            int n = (int)Math.Min(chunk, count - start);
+            Fill(words, 2L * n);
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
             {
-                ulong hi = Next();
-                ulong lo = Next();
-                if ((((hi << 32) | lo) & ((1UL << 53) - 1)) < limit)
-                    b |= 1 << k;
+                // Four (hi, lo) pairs as 64-bit lanes hold lo·2^32 + hi: swap the halves to get hi·2^32 + lo.
+                var a = Vector256.Load((ulong*)(words + 2 * i));
+                var b = Vector256.Load((ulong*)(words + 2 * i + 8));
+                var xa = ((a << 32) | (a >> 32)).AsInt64() & mask53;
+                var xb = ((b << 32) | (b >> 32)).AsInt64() & mask53;
+                uint keep = Vector256.LessThan(xa, lim).ExtractMostSignificantBits() | (Vector256.LessThan(xb, lim).ExtractMostSignificantBits() << 4);
+                bits[(start + i) >> 3] = (byte)keep;
             }
-            bits[i >> 3] = (byte)b;
+            if (i < n)
+            {
+                int b = 0;
+                for (int k = 0; i + k < n; k++)
+                {
+                    long x = (long)((((ulong)words[2 * (i + k)] << 32) | words[2 * (i + k) + 1]) & ((1UL << 53) - 1));
+                    if (x < limit)
+                        b |= 1 << k;
+                }
+                bits[(start + i) >> 3] = (byte)b;
+            }
         }
     }
 
@@ -114,8 +192,14 @@ internal sealed unsafe class TorchMersenneTwister
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Uniform24(float* dst, int count)
     {
-        for (int i = 0; i < count; i++)
-            dst[i] = (Next() & 0xFFFFFF) * (1f / (1 << 24));
+        Fill((uint*)dst, count);
+        var low = Vector256.Create(0xFFFFFFu);
+        var scale = Vector256.Create(1f / (1 << 24));
+        int i = 0;
+        for (; i + 8 <= count; i += 8)
+            (Vector256.ConvertToSingle((Vector256.Load((uint*)dst + i) & low).AsInt32()) * scale).Store(dst + i);
+        for (; i < count; i++)
+            dst[i] = (((uint*)dst)[i] & 0xFFFFFF) * (1f / (1 << 24));
     }
 
     private static readonly Lazy<bool> Checked = new(Check);
