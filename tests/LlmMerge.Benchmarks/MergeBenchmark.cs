@@ -42,6 +42,9 @@ public static class MergeBenchmark
                 {
                     double load = LoadAverage();
                     var (seconds, rss, cpu) = contender == "python" ? RunPython(python!, method, o.Dir) : RunOne(contender, method, o.Dir);
+                    // Outputs go as soon as they are timed: a 7B set's would fill the disk.
+                    foreach (var output in Directory.GetDirectories(o.Dir, "out-*"))
+                        Directory.Delete(output, recursive: true);
                     list.Add(new Sample(seconds, rss, cpu, load));
                     Console.Error.WriteLine($"{method} {contender} run {r + 1}/{runs}: {seconds:F2} s, {rss:F2} GB peak, {cpu:F2} s CPU, load {load:F1}");
                 }
@@ -52,7 +55,7 @@ public static class MergeBenchmark
             foreach (var (contender, list) in samples)
             {
                 double med = MedianOf(list.Select(s => s.Seconds));
-                string vsOurs = contender == "ours" || double.IsNaN(ours) ? "" : $"{med / ours:F1}x";
+                string vsOurs = contender is "ours" or "floor" || double.IsNaN(ours) ? "" : $"{med / ours:F1}x";
                 rows.Add($"| {method} | {contender} | {list.Count} | {med:F2} | {list.Min(s => s.Seconds):F2}–{list.Max(s => s.Seconds):F2} | "
                     + $"{inputGb / med:F2} | {(double.IsNaN(floor) ? "" : $"{med / floor:F1}")} | {vsOurs} | "
                     + $"{MedianOf(list.Select(s => s.PeakRssGb)):F2} | {MedianOf(list.Select(s => s.CpuSeconds)):F2} | {MedianOf(list.Select(s => s.Load)):F1} |");
