@@ -11,6 +11,25 @@ public static class CheckpointGenerator
 {
     public sealed record Shape(int Hidden, int Intermediate, int Layers, int Vocab, int KvHeads, int Heads);
 
+    /// <summary>The benchmark's default set: 1.25 GB of bf16 for base + 3 experts.</summary>
+    public static readonly Shape Small = new(Hidden: 1024, Intermediate: 2816, Layers: 8, Vocab: 32000, KvHeads: 4, Heads: 16);
+
+    /// <summary>A 7B model's tensors (Mistral-7B's: hidden 4096, intermediate 14336, 32 heads over 8 key/value heads, vocab 32000), with fewer layers.</summary>
+    public static Shape SevenB(int layers) => new(Hidden: 4096, Intermediate: 14336, Layers: layers, Vocab: 32000, KvHeads: 8, Heads: 32);
+
+    public static long ModelBytes(Shape s) => Tensors(s).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b) * 2);
+
+    /// <summary>
+    /// As many 7B layers as keep base + 3 experts within <paramref name="bytes"/> of page cache (one layer is 0.87
+    /// GB per model in bf16 there, the embeddings and head 0.52 GB), at least one.
+    /// </summary>
+    public static int SevenBLayersFitting(long bytes)
+    {
+        long fixedBytes = 4 * ModelBytes(SevenB(0));
+        long perLayer = 4 * (ModelBytes(SevenB(1)) - ModelBytes(SevenB(0)));
+        return (int)Math.Clamp((bytes - fixedBytes) / perLayer, 1, 32);
+    }
+
     public static IEnumerable<(string Name, long[] Shape)> Tensors(Shape s)
     {
         int headDim = s.Hidden / s.Heads;
@@ -56,13 +75,15 @@ public static class CheckpointGenerator
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
         var specs = Tensors(s).Select(t => (t.Name, SafetensorsDType.BF16, t.Shape)).ToList();
         using var w = new ShardedModelWriter(dir, specs, shardBytes);
-        int index = 0;
-        foreach (var (name, shape) in Tensors(s))
+        var tensors = Tensors(s).ToList();
+        // Each tensor draws from its own seeded streams, so the values do not depend on how the tensors are spread
+        // over the cores (two at a time: a 7B tensor's buffer is 117 MB).
+        Parallel.For(0, tensors.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(2, Environment.ProcessorCount) }, index =>
         {
+            var (name, shape) = tensors[index];
             long n = shape.Aggregate(1L, (a, b) => a * b);
             var baseRng = new Random(1000 + index);
             var expRng = new Random(expert * 100_003 + index);
-            index++;
             bool norm = shape.Length == 1;
             var buf = new byte[n * 2];
             for (long i = 0; i < n; i++)
@@ -75,7 +96,7 @@ public static class CheckpointGenerator
                 buf[2 * i + 1] = (byte)(b >> 8);
             }
             w.Write(name, buf);
-        }
+        });
         w.Complete();
     }
 }

@@ -177,7 +177,7 @@ public static class ForwardBenchmark
         Path.Combine(Path.GetDirectoryName(source)!, "python", "forward_baseline.py");
 
     // Debian's python3-torch lives under /usr/bin/python3; a pyenv or venv python3 earlier on PATH may lack it.
-    private static string? FindPython()
+    internal static string? FindPython()
     {
         var candidates = new[] { Environment.GetEnvironmentVariable("PYTHON"), "/usr/bin/python3", "python3" }.Where(c => !string.IsNullOrEmpty(c));
         foreach (var c in candidates)

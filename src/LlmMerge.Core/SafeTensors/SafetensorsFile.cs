@@ -90,6 +90,21 @@ public sealed unsafe class SafetensorsFile : ITensorFile
         _ = madvise((nint)start, (nuint)(end - start), MadvDontNeed);
     }
 
+    /// <summary>
+    /// Asks the kernel to read a tensor's pages ahead (madvise WILLNEED): from disk they arrive while the tensor
+    /// before is computed; pages already in the page cache are left as they are.
+    /// </summary>
+    public void Prefetch(TensorInfo info)
+    {
+        if (_view is null || info.ByteLength == 0 || !OperatingSystem.IsLinux())
+            return;
+        const long page = 4096;
+        long start = (long)(GetPointer(info)) & ~(page - 1);
+        long end = (long)(GetPointer(info) + info.ByteLength);
+        _ = madvise((nint)start, (nuint)(end - start), MadvWillNeed);
+    }
+
+    private const int MadvWillNeed = 3;
     private const int MadvDontNeed = 4;
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]

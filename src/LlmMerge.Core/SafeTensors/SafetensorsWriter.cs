@@ -86,13 +86,42 @@ public sealed class SafetensorsWriter : IDisposable
         var info = _planned[name];
         if (offsetInTensor + data.Length > info.ByteLength)
             throw new InvalidOperationException($"{Path}: writing {data.Length} bytes at {offsetInTensor} overruns tensor '{name}' of {info.ByteLength} bytes");
-        RandomAccess.Write(_stream.SafeFileHandle, data, _dataStart + info.Begin + offsetInTensor);
+        long at = _dataStart + info.Begin + offsetInTensor;
+        RandomAccess.Write(_stream.SafeFileHandle, data, at);
+        StartWriteback(at, data.Length);
         if (offsetInTensor + data.Length == info.ByteLength)
         {
             lock (_gate)
                 _written.Add(name);
         }
     }
+
+    /// <summary>
+    /// Starts writing a large piece to disk now (Linux sync_file_range, without waiting), so a big model's output
+    /// reaches the disk while the merge goes on: the flush at the end then has little left to do, and dirty pages
+    /// never pile up to the point where the kernel throttles the writer.
+    /// </summary>
+    private void StartWriteback(long offset, long length)
+    {
+        if (length < 1 << 20 || !OperatingSystem.IsLinux() || _writebackUnsupported)
+            return;
+        try
+        {
+            if (sync_file_range((int)_stream.SafeFileHandle.DangerousGetHandle(), offset, length, SyncFileRangeWrite) != 0)
+                _writebackUnsupported = true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            _writebackUnsupported = true;
+        }
+    }
+
+    private bool _writebackUnsupported;
+
+    private const uint SyncFileRangeWrite = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
     /// <summary>Checks every planned tensor was written and flushes the file to disk.</summary>
     public void Complete()

@@ -34,6 +34,8 @@ public sealed class DiskSink(string outDir) : IMergeSink
 
     public void WriteRaw(PlannedTensor tensor, long offset, ReadOnlySpan<byte> bytes) => _writer!.Write(tensor.Name, bytes, offset);
 
+    public bool TakesStoredBytes => true;
+
     public void Complete(MergeContext context)
     {
         _writer!.Complete();

@@ -18,8 +18,14 @@ public interface IMergeSink : IDisposable
     /// </summary>
     void Write(PlannedTensor tensor, Tensor merged);
 
-    /// <summary>A tensor copied byte for byte from an input (non-float tensors): its stored bytes, in pieces.</summary>
+    /// <summary>
+    /// A tensor's stored bytes, in pieces: a non-float tensor copied byte for byte from an input, or, where
+    /// <see cref="TakesStoredBytes"/>, a merged tensor a fused kernel already rounded to the output dtype.
+    /// </summary>
     void WriteRaw(PlannedTensor tensor, long offset, ReadOnlySpan<byte> bytes);
+
+    /// <summary>Whether merged float tensors may come through <see cref="WriteRaw"/> in the output dtype instead of as libtorch tensors.</summary>
+    bool TakesStoredBytes => false;
 
     /// <summary>Called once after the last tensor; a disk sink writes config, tokenizer and card and commits here.</summary>
     void Complete(MergeContext context);

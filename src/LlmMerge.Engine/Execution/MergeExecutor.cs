@@ -5,6 +5,7 @@ using LlmMerge.Core.IO;
 using LlmMerge.Core.Models;
 using LlmMerge.Core.Recipes;
 using LlmMerge.Core.SafeTensors;
+using LlmMerge.Engine.Kernels;
 using LlmMerge.Engine.Methods;
 using LlmMerge.Modeling.Sources;
 using LlmMerge.Modeling.Torch;
@@ -44,8 +45,10 @@ public sealed class MergeExecutor
     /// <summary>Plans and runs a recipe into <paramref name="sink"/>.</summary>
     public MergePlan Run(MergeRecipe recipe, IMergeSink sink, IProgress<MergeProgress>? progress = null, Action<string>? warn = null, Action<string>? info = null)
     {
-        TorchRuntime.Initialize();
-        var device = TorchRuntime.ResolveDevice(_options.Device);
+        // libtorch starts only when a tensor needs it: fused kernels on the CPU (TIES, task arithmetic, linear into a
+        // folder) never do, and loading it costs a third of a second. Another device is resolved now, to fail fast.
+        bool cpu = IsCpu(_options.Device);
+        var device = cpu ? new Lazy<Device>(() => TorchRuntime.ResolveDevice("cpu")) : new Lazy<Device>(TorchRuntime.ResolveDevice(_options.Device));
         var plan = new MergePlanner(_models.Source).Plan(recipe);
         foreach (var w in plan.Warnings)
             warn?.Invoke(w);
@@ -56,38 +59,68 @@ public sealed class MergeExecutor
             warn?.Invoke($"the recipe's calibration block is not read: merge method '{plan.Method.Name}' uses no calibration data");
 
         // A preparing method's passes over whole models (calibration) run before any tensor is written.
-        using var prepared = (plan.Method as IPreparingMergeMethod)?.Prepare(new MergePreparationContext(plan, _models, _options, device, info));
+        using var prepared = (plan.Method as IPreparingMergeMethod)?.Prepare(new MergePreparationContext(plan, _models, _options, device.Value, info));
         sink.Begin(context);
         var clock = Stopwatch.StartNew();
         long bytesRead = 0;
-        for (int i = 0; i < plan.Tensors.Count; i++)
+        using (var writes = new TensorWriteQueue())
         {
-            var t = plan.Tensors[i];
-            bytesRead += ComputeTensor(plan, t, device, sink, prepared);
-            progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
+            for (int i = 0; i < plan.Tensors.Count; i++)
+            {
+                var t = plan.Tensors[i];
+                if (i + 1 < plan.Tensors.Count)
+                    Prefetch(plan.Tensors[i + 1]);
+                bytesRead += ComputeTensor(plan, t, cpu, device, sink, writes, prepared);
+                progress?.Report(new MergeProgress(i + 1, plan.Tensors.Count, bytesRead, plan.InputBytes, clock.Elapsed, t.Name));
+            }
+            var drain = PhaseClock.Start();
+            writes.Drain();
+            PhaseClock.Stop("wait for the last write", drain);
         }
+        StoredBytes.Trim();
+        var complete = PhaseClock.Start();
         sink.Complete(context);
+        PhaseClock.Stop("complete (flush to disk, metadata)", complete);
         return plan;
     }
 
-    /// <summary>Computes one tensor into the sink; returns the input bytes read from the models for it.</summary>
-    private long ComputeTensor(MergePlan plan, PlannedTensor t, Device device, IMergeSink sink, IMergePreparation? prepared)
+    private static bool IsCpu(string? device) => string.IsNullOrWhiteSpace(device) || device.Trim().Equals("cpu", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Starts reading the next tensor's inputs from disk while this one computes (inputs kept in a cache are not read).</summary>
+    private void Prefetch(PlannedTensor next)
+    {
+        if (_cache is not null)
+            return;
+        foreach (var input in next.PassThrough is { } p ? [p] : next.Inputs)
+            _models.Source(input.Model).Prefetch(input.TensorName);
+    }
+
+    /// <summary>Computes one tensor and queues its write; returns the input bytes read from the models for it.</summary>
+    private long ComputeTensor(MergePlan plan, PlannedTensor t, bool cpu, Lazy<Device> device, IMergeSink sink, TensorWriteQueue writes, IMergePreparation? prepared)
     {
         if (t.PassThrough is { } src)
         {
-            var file = _models.Source(src.Model).RawFile(src.TensorName);
+            var source = _models.Source(src.Model);
+            var file = source.RawFile(src.TensorName);
             var info = file.GetInfo(src.TensorName);
-            unsafe
+            writes.Enqueue(() =>
             {
-                byte* p = file.GetPointer(info);
-                for (long off = 0; off < info.ByteLength; off += 1 << 30)
+                unsafe
                 {
-                    int len = (int)Math.Min(1 << 30, info.ByteLength - off);
-                    sink.WriteRaw(t, off, new ReadOnlySpan<byte>(p + off, len));
+                    byte* p = file.GetPointer(info);
+                    for (long off = 0; off < info.ByteLength; off += 1 << 30)
+                    {
+                        int len = (int)Math.Min(1 << 30, info.ByteLength - off);
+                        sink.WriteRaw(t, off, new ReadOnlySpan<byte>(p + off, len));
+                    }
                 }
-            }
-            return _models.Source(src.Model).Evict(src.TensorName);
+                source.Evict(src.TensorName);
+            });
+            return info.ByteLength;
         }
+
+        if (cpu && !_options.ReferenceKernels && TryComputeFused(plan, t, device, sink, writes, out long fusedRead))
+            return fusedRead;
 
         long bytesRead = 0;
         using var scope = NewDisposeScope();
@@ -98,11 +131,11 @@ public sealed class MergeExecutor
             var source = _models.Source(input.Model);
             if (_cache is null)
             {
-                loaded.Add(source.Load(input.TensorName, compute, device));
+                loaded.Add(source.Load(input.TensorName, compute, device.Value));
                 bytesRead += source.Evict(input.TensorName);
                 continue;
             }
-            loaded.Add(_cache.GetOrLoad(input.Model, input.TensorName, compute, device, () => source.Load(input.TensorName, compute, device), out bool read));
+            loaded.Add(_cache.GetOrLoad(input.Model, input.TensorName, compute, device.Value, () => source.Load(input.TensorName, compute, device.Value), out bool read));
             if (read)
                 bytesRead += source.Evict(input.TensorName);
         }
@@ -116,7 +149,8 @@ public sealed class MergeExecutor
                 tensor = CommonSubmatrix(tensor, t.Shape);
             inputs.Add(new ModelTensor(t.Inputs[i].Model, tensor, t.Inputs[i].Parameters));
         }
-        using var random = new Generator(TensorSeed(_options.RandomSeed, t.Name), device);
+        using var random = new Generator(TensorSeed(_options.RandomSeed, t.Name), device.Value);
+        var clock = PhaseClock.Start();
         var merged = plan.Method.Merge(new MergeInputs
         {
             TensorName = t.Name,
@@ -127,11 +161,159 @@ public sealed class MergeExecutor
             Random = random,
             InputsShared = _cache is not null,
             Prepared = prepared?.For(t),
+            ReferenceKernels = _options.ReferenceKernels,
         });
+        PhaseClock.Stop("method (general path)", clock);
         if (!merged.shape.SequenceEqual(t.Shape))
             throw new InvalidOperationException($"merge method '{plan.Method.Name}' returned shape [{string.Join(", ", merged.shape)}] for tensor '{t.Name}', planned [{string.Join(", ", t.Shape)}]");
-        sink.Write(t, merged);
+        // The write outlives this scope; the tensor is freed once it is written.
+        merged.DetachFromDisposeScope();
+        writes.Enqueue(() =>
+        {
+            using (merged)
+                Write(sink, t, merged);
+        });
         return bytesRead;
+    }
+
+    private static void Write(IMergeSink sink, PlannedTensor t, Tensor merged)
+    {
+        var clock = PhaseClock.Start();
+        sink.Write(t, merged);
+        PhaseClock.Stop("write output (background)", clock);
+    }
+
+    /// <summary>
+    /// Computes a float32 tensor on the CPU with the method's fused kernel, straight from the inputs' memory maps
+    /// (loaded tensors where an input is cached, adapted, or cut to a common submatrix) into the output dtype: stored
+    /// bytes for a sink that takes them, else a libtorch tensor. False, before anything is drawn or written, where the
+    /// method or the tensor needs the general path.
+    /// </summary>
+    private unsafe bool TryComputeFused(MergePlan plan, PlannedTensor t, Lazy<Device> device, IMergeSink sink, TensorWriteQueue writes, out long bytesRead)
+    {
+        bytesRead = 0;
+        if (plan.Method is not IFusedMergeMethod method || t.ComputeDType != SafetensorsDType.F32 || !RawTensor.Supports(t.OutDType) || t.Vocabulary is not null)
+            return false;
+        long n = t.Shape.Aggregate(1L, (a, b) => a * b);
+        var inputs = new List<FusedInput>();
+        var mapped = new List<(IModelSource Source, string Name)>();
+        var evicted = new List<(IModelSource Source, string Name)>();
+        var owned = new List<Tensor>();
+        try
+        {
+            foreach (var input in t.Inputs)
+            {
+                var source = _models.Source(input.Model);
+                if (_cache is null && source is FolderModelSource folder)
+                {
+                    var file = folder.RawFile(input.TensorName);
+                    var info = file.GetInfo(input.TensorName);
+                    if (RawTensor.Supports(info.DType) && info.Shape.SequenceEqual(t.Shape))
+                    {
+                        inputs.Add(new FusedInput(input.Model, new RawTensor(file.GetPointer(info), info.DType, n), input.Parameters));
+                        mapped.Add((source, input.TensorName));
+                        continue;
+                    }
+                }
+                // Cached, adapted or cut inputs come as float32 tensors, read as the general path reads them.
+                Tensor loaded;
+                if (_cache is null)
+                {
+                    loaded = source.Load(input.TensorName, ScalarType.Float32, device.Value).DetachFromDisposeScope();
+                    owned.Add(loaded);
+                    evicted.Add((source, input.TensorName));
+                }
+                else
+                {
+                    loaded = _cache.GetOrLoad(input.Model, input.TensorName, ScalarType.Float32, device.Value,
+                        () => source.Load(input.TensorName, ScalarType.Float32, device.Value), out bool read);
+                    if (read)
+                        evicted.Add((source, input.TensorName));
+                }
+                if (!loaded.shape.SequenceEqual(t.Shape))
+                {
+                    loaded = CommonSubmatrix(loaded, t.Shape).DetachFromDisposeScope();
+                    owned.Add(loaded);
+                }
+                inputs.Add(new FusedInput(input.Model, new RawTensor(TensorBridge.DataPointer(loaded), SafetensorsDType.F32, n), input.Parameters));
+            }
+            foreach (var (source, name) in evicted)
+                bytesRead += source.Evict(name);
+
+            StoredBytes? stored = null;
+            Tensor? tensor = null;
+            RawTensor output;
+            if (sink.TakesStoredBytes)
+            {
+                stored = StoredBytes.Rent(n * t.OutDType.SizeOf());
+                output = new RawTensor(stored.Pointer, t.OutDType, n);
+            }
+            else
+            {
+                _ = device.Value; // starts libtorch
+                tensor = empty(t.Shape, t.OutDType.ToScalarType()).DetachFromDisposeScope();
+                output = new RawTensor(TensorBridge.DataPointer(tensor), t.OutDType, n);
+            }
+            var random = new Lazy<Generator>(() => new Generator(TensorSeed(_options.RandomSeed, t.Name), device.Value));
+            bool done;
+            var clock = PhaseClock.Start();
+            try
+            {
+                done = method.TryMergeFused(new FusedMergeInputs
+                {
+                    TensorName = t.Name,
+                    Shape = t.Shape,
+                    Tensors = inputs,
+                    BaseModel = t.BaseModel,
+                    Parameters = t.Parameters,
+                    Random = random,
+                }, output);
+            }
+            catch
+            {
+                stored?.Dispose();
+                tensor?.Dispose();
+                throw;
+            }
+            finally
+            {
+                if (random.IsValueCreated)
+                    random.Value.Dispose();
+            }
+            PhaseClock.Stop("fused kernels", clock);
+            clock = PhaseClock.Start();
+            foreach (var (source, name) in mapped)
+                bytesRead += source.Evict(name);
+            PhaseClock.Stop("release input pages", clock);
+            if (!done)
+            {
+                stored?.Dispose();
+                tensor?.Dispose();
+                bytesRead = 0; // the general path reads them again
+                return false;
+            }
+            writes.Enqueue(() =>
+            {
+                var w = PhaseClock.Start();
+                if (stored is not null)
+                {
+                    using (stored)
+                        stored.WriteTo((off, bytes) => sink.WriteRaw(t, off, bytes));
+                }
+                else
+                {
+                    using (tensor)
+                        sink.Write(t, tensor!);
+                }
+                PhaseClock.Stop("write output (background)", w);
+            });
+            return true;
+        }
+        finally
+        {
+            foreach (var o in owned)
+                o.Dispose();
+        }
     }
 
     private static Tensor CommonSubmatrix(Tensor t, long[] shape)

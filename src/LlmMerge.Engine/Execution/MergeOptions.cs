@@ -22,6 +22,12 @@ public sealed record MergeOptions
     /// calibration fingerprint; null keeps them in a temporary folder for this merge only.
     /// </summary>
     public string? CalibrationCache { get; init; }
+
+    /// <summary>
+    /// Compute every tensor as the engine did before its fused kernels: inputs loaded as float32 tensors, methods'
+    /// libtorch code (or the earlier fused TIES path). Slower; kept as the reference the fused kernels are tested against.
+    /// </summary>
+    public bool ReferenceKernels { get; init; }
 }
 
 /// <summary>Where a running merge is: tensors and bytes done.</summary>

@@ -1,9 +1,10 @@
+using LlmMerge.Engine.Kernels;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Engine.Methods;
 
 /// <summary>Weighted average of the models (Wortsman et al., model soups): sum(w x) / sum(w) when normalizing.</summary>
-public sealed class LinearMerge : IMergeMethod
+public sealed class LinearMerge : IFusedMergeMethod
 {
     public string Name => "linear";
 
@@ -17,8 +18,12 @@ public sealed class LinearMerge : IMergeMethod
 
     public bool RequiresBaseModel => false;
 
+    public bool TryMergeFused(FusedMergeInputs inputs, RawTensor output) => LinearKernel.TryMerge(inputs, output, inputs.Flag("normalize"));
+
     public Tensor Merge(MergeInputs inputs)
     {
+        if (FusedTensors.TryMerge(this, inputs) is { } fused)
+            return fused;
         using var scope = NewDisposeScope();
         var dtype = inputs.Tensors[0].Tensor.dtype;
         Tensor? sum = null;

@@ -41,6 +41,12 @@ public sealed class MergeInputs
     /// </summary>
     public object? Prepared { get; init; }
 
+    /// <summary>
+    /// Compute with the code paths that came before the fused kernels (<see cref="FusedTaskArithmetic"/> and the
+    /// libtorch operations), kept as the reference the fused kernels are tested against.
+    /// </summary>
+    public bool ReferenceKernels { get; init; }
+
     public ModelTensor? Base => BaseModel is null ? null : Tensors.FirstOrDefault(t => t.Model == BaseModel);
 
     /// <summary>These inputs, with tensors a method may overwrite: the same object when they are not shared, else copies (in the caller's dispose scope).</summary>
@@ -54,6 +60,7 @@ public sealed class MergeInputs
         Random = Random,
         InputsShared = false,
         Prepared = Prepared,
+        ReferenceKernels = ReferenceKernels,
     };
 
     public bool Flag(string name) => ParameterValues.ToBool(Parameters[name], name);

@@ -1,4 +1,5 @@
 using LlmMerge.Core;
+using LlmMerge.Engine.Kernels;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Engine.Methods;
@@ -7,7 +8,7 @@ namespace LlmMerge.Engine.Methods;
 /// Spherical interpolation between the base model (t = 0) and one other model (t = 1), falling back to linear
 /// interpolation when the normalised tensors are nearly colinear (|cos| &gt; 0.9995), as mergekit does.
 /// </summary>
-public sealed class SlerpMerge : IMergeMethod
+public sealed class SlerpMerge : IFusedMergeMethod
 {
     private const double DotThreshold = 0.9995;
     private const double Eps = 1e-8;
@@ -30,8 +31,12 @@ public sealed class SlerpMerge : IMergeMethod
             throw new LlmMergeException($"merge method 'slerp' takes exactly two models, the base_model and one other (the recipe gives {models})");
     }
 
+    public bool TryMergeFused(FusedMergeInputs inputs, RawTensor output) => SlerpKernel.TryMerge(inputs, output);
+
     public Tensor Merge(MergeInputs inputs)
     {
+        if (FusedTensors.TryMerge(this, inputs) is { } fused)
+            return fused;
         if (inputs.Tensors.Count == 1)
             return inputs.Tensors[0].Tensor.alias();
         var a = inputs.Base ?? throw new LlmMergeException($"slerp: base_model is not among the models of tensor '{inputs.TensorName}'");

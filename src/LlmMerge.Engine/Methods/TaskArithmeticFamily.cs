@@ -1,4 +1,5 @@
 using LlmMerge.Core;
+using LlmMerge.Engine.Kernels;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Engine.Methods;
@@ -9,7 +10,7 @@ namespace LlmMerge.Engine.Methods;
 /// scaled by <c>lambda</c>, and added back to the base. task_arithmetic, ties, dare_linear, dare_ties, the
 /// breadcrumbs and the della methods are this one procedure with different switches (see their own files).
 /// </summary>
-public abstract class TaskArithmeticFamily : IMergeMethod
+public abstract class TaskArithmeticFamily : IFusedMergeMethod
 {
     public abstract string Name { get; }
 
@@ -45,8 +46,15 @@ public abstract class TaskArithmeticFamily : IMergeMethod
     /// <summary>Tests set this to compare the fused CPU path with the libtorch one.</summary>
     internal static bool ForceTorchPath { get; set; }
 
+    public bool TryMergeFused(FusedMergeInputs inputs, RawTensor output) =>
+        !ForceTorchPath
+        && TaskArithmeticKernel.TryMerge(inputs, output,
+            new TaskArithmeticKernel.Settings(Sparsify, Consensus, inputs.Flag("normalize"), inputs.Flag("rescale"), inputs.Number("lambda")));
+
     public Tensor Merge(MergeInputs inputs)
     {
+        if (FusedTensors.TryMerge(this, inputs) is { } fusedResult)
+            return fusedResult;
         using var scope = NewDisposeScope();
         var baseInput = inputs.Base ?? throw new LlmMergeException($"{Name}: base_model is not among the inputs of tensor '{inputs.TensorName}'");
         var b = baseInput.Tensor;

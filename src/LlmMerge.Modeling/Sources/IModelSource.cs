@@ -35,6 +35,11 @@ public interface IModelSource
 
     /// <summary>Releases the pages the tensor was read from and returns how many bytes that read took.</summary>
     long Evict(string name);
+
+    /// <summary>Starts reading a tensor's pages ahead of its use (nothing where the source cannot).</summary>
+    void Prefetch(string name)
+    {
+    }
 }
 
 /// <summary>A Hugging Face model folder, read straight from its memory maps.</summary>
@@ -68,5 +73,11 @@ public sealed class FolderModelSource(ModelReference reference, ModelFolder fold
         var info = file.GetInfo(name);
         file.Evict(info);
         return info.ByteLength;
+    }
+
+    public void Prefetch(string name)
+    {
+        var file = folder.GetFile(name);
+        file.Prefetch(file.GetInfo(name));
     }
 }

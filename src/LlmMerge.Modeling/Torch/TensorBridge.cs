@@ -60,10 +60,20 @@ public static class TensorBridge
         var shape = info.Shape;
         if (info.DType == SafetensorsDType.BF16 && computeType == ScalarType.Float32)
         {
+            if (device.type != DeviceType.CPU)
+            {
+                // To a GPU the stored bf16 goes up as it is (half the bytes of float32) and is widened there: one
+                // upload per tensor, and widening is exact on either side, so the values are the CPU path's.
+                using var stored = empty(shape, ScalarType.BFloat16);
+                if (n > 0)
+                    CopyBytes(src, DataPointer(stored), info.ByteLength);
+                using var uploaded = stored.to(device);
+                return uploaded.to(ScalarType.Float32);
+            }
             var t = empty(shape, ScalarType.Float32);
             if (n > 0)
                 Bf16ToF32((ushort*)src, (float*)DataPointer(t), n);
-            return device.type == DeviceType.CPU ? t : MoveTo(t, device);
+            return t;
         }
         var raw = empty(shape, info.DType.ToScalarType());
         if (n > 0)
@@ -72,12 +82,6 @@ public static class TensorBridge
             return raw;
         using (raw)
             return raw.to(computeType, device);
-    }
-
-    private static Tensor MoveTo(Tensor t, Device device)
-    {
-        using (t)
-            return t.to(device);
     }
 
     /// <summary>Copies a tensor's raw bytes (any dtype) into a CPU tensor of the same dtype, for pass-through.</summary>
