@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 namespace LlmMerge.Modeling;
 
 /// <summary>
-/// Which keys each new query sees: every earlier position (causal) and, on sliding-window layers, only the last
-/// <c>window</c> of them. Built once per forward pass and shared by the layers.
+/// Which keys each new query sees: every earlier slot of its row (causal), on sliding-window layers only the last
+/// <c>window</c> of them, and never a row's left padding. Built once per forward pass and shared by the layers.
 /// </summary>
 public sealed class AttentionMask : IDisposable
 {
@@ -14,14 +14,17 @@ public sealed class AttentionMask : IDisposable
         IsCausal = isCausal;
     }
 
-    /// <summary>Boolean [queries, keys], true where a query may attend; null when <see cref="IsCausal"/> or nothing is hidden.</summary>
+    /// <summary>
+    /// Boolean, true where a query may attend: [queries, keys] for a batch without padding, [batch, 1, queries, keys]
+    /// with it; null when <see cref="IsCausal"/> or nothing is hidden.
+    /// </summary>
     public Tensor? Mask { get; }
 
     /// <summary>Let scaled_dot_product_attention apply its own causal mask (top-left aligned, so only without a past).</summary>
     public bool IsCausal { get; }
 
     /// <summary>
-    /// Queries sit at positions past..past+length-1 and keys at 0..past+length-1. Right-padded rows of a batch
+    /// Queries sit at slots past..past+length-1 and keys at 0..past+length-1. Right-padded rows of a batch
     /// need nothing more: a real token's keys all come before its padding, which the causal mask already hides.
     /// </summary>
     public static AttentionMask Build(long past, long length, int? window, Device device)
@@ -40,6 +43,26 @@ public sealed class AttentionMask : IDisposable
         var allowed = key <= query;
         if (windowBites)
             allowed = allowed.logical_and(key > query - window!.Value);
+        return new AttentionMask(allowed.DetachFromDisposeScope(), false);
+    }
+
+    /// <summary>
+    /// As <see cref="Build"/> for rows whose first <paramref name="padding"/>[row] slots are left padding: no query
+    /// sees a padding key. A padding slot's own query sees only itself, so its (unused) output is finite rather than
+    /// the NaN of a softmax over nothing. Slots of a row are contiguous after its padding, so the window counts
+    /// positions as it does without padding.
+    /// </summary>
+    public static AttentionMask BuildPadded(long past, long length, int? window, long[] padding, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(padding);
+        using var scope = NewDisposeScope();
+        var query = arange(past, past + length, ScalarType.Int64, device).view(1, 1, length, 1);
+        var key = arange(0, past + length, ScalarType.Int64, device).view(1, 1, 1, past + length);
+        var pads = tensor(padding, device: device).view(-1, 1, 1, 1);
+        var allowed = (key <= query).logical_and(key >= pads);
+        if (window is int w)
+            allowed = allowed.logical_and(key > query - w);
+        allowed = allowed.logical_or(key == query);
         return new AttentionMask(allowed.DetachFromDisposeScope(), false);
     }
 

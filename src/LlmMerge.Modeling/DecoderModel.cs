@@ -38,8 +38,13 @@ public sealed class DecoderModel : nn.Module
     /// (position 0 without a cache). <paramref name="store"/> keeps the new keys and values in the cache. With
     /// <paramref name="stopBeforeLayer"/> the pass ends there and returns the hidden state entering that layer,
     /// unnormed (transformers' <c>hidden_states[stopBeforeLayer]</c>); the cache then holds only earlier layers.
+    /// Rows of different lengths: the first pass gives each row's <paramref name="leftPadding"/> (slots before its
+    /// first token, masked out; positions start at the first real token) and the cache remembers it; a pass that
+    /// reads a cache of several rows without storing says with <paramref name="cacheRows"/> which cached row each of
+    /// its rows continues.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, bool store = true, int? stopBeforeLayer = null)
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, bool store = true, int? stopBeforeLayer = null,
+        long[]? leftPadding = null, long[]? cacheRows = null)
     {
         using var scope = NewDisposeScope();
         int stop = stopBeforeLayer ?? layers.Count;
@@ -50,17 +55,25 @@ public sealed class DecoderModel : nn.Module
         var h = embed_tokens.forward(inputIds);
         if (_config.ScaleEmbeddings)
             h = h * tensor(Math.Sqrt(_config.HiddenSize), h.dtype, h.device); // rounded to the model's dtype, as transformers does
-        var (cos, sin) = RotaryEmbedding.CosSin(_inverseFrequencies, past, seq, h.device, h.dtype);
-        using var full = AttentionMask.Build(past, seq, null, h.device);
-        using var windowed = _config.SlidingWindow is int w ? AttentionMask.Build(past, seq, w, h.device) : null;
+        if (leftPadding is not null && past > 0)
+            throw new ArgumentException("left padding is given on the first pass over a cache; later passes take it from the cache", nameof(leftPadding));
+        long[]? pads = leftPadding ?? (cache?.Padding is long[] cached ? (cacheRows is null ? cached : cacheRows.Select(r => cached[r]).ToArray()) : null);
+        if (pads is not null && pads.All(p => p == 0)) pads = null;
+        var (cos, sin) = pads is null
+            ? RotaryEmbedding.CosSin(_inverseFrequencies, past, seq, h.device, h.dtype)
+            : RotaryEmbedding.CosSin(_inverseFrequencies, past, seq, pads, h.device, h.dtype);
+        using var full = pads is null ? AttentionMask.Build(past, seq, null, h.device) : AttentionMask.BuildPadded(past, seq, null, pads, h.device);
+        using var windowed = _config.SlidingWindow is not int w ? null
+            : pads is null ? AttentionMask.Build(past, seq, w, h.device) : AttentionMask.BuildPadded(past, seq, w, pads, h.device);
+        var rows = cacheRows is null ? null : tensor(cacheRows, device: h.device);
         for (int i = 0; i < stop; i++)
         {
             Capture?.LayerInput?.Invoke(i, h);
             var mask = _config.UsesSlidingWindow(i) ? windowed! : full;
-            h = layers[i].Forward(new DecoderLayerInput { HiddenStates = h, Cos = cos, Sin = sin, Mask = mask, Cache = cache, LayerIndex = i, Store = store }).HiddenStates;
+            h = layers[i].Forward(new DecoderLayerInput { HiddenStates = h, Cos = cos, Sin = sin, Mask = mask, Cache = cache, LayerIndex = i, Store = store, CacheRows = rows }).HiddenStates;
         }
         if (cache is not null && store)
-            cache.Advance(seq);
+            cache.Advance(seq, leftPadding);
         if (stop < layers.Count)
         {
             Capture?.LayerInput?.Invoke(stop, h);

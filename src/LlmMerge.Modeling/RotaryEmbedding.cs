@@ -55,6 +55,24 @@ public static class RotaryEmbedding
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// cos and sin for each row's own positions: slot s of row r sits at position start + s - <paramref name="padding"/>[r]
+    /// (left padding moves a row's tokens right without moving their positions), shaped [batch, 1, length, head_dim].
+    /// </summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(float[] inverseFrequencies, long start, long length, long[] padding, Device device, ScalarType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(padding);
+        using var scope = NewDisposeScope();
+        var slots = arange(start, start + length, ScalarType.Float32, device).view(1, length);
+        var positions = slots - tensor(padding.Select(p => (float)p).ToArray(), device: device).view(-1, 1);
+        var inv = tensor(inverseFrequencies, device: device);
+        var freqs = positions.unsqueeze(-1) * inv.view(1, 1, -1);
+        var emb = cat([freqs, freqs], -1);
+        var cos = emb.cos().to(dtype).unsqueeze(1);
+        var sin = emb.sin().to(dtype).unsqueeze(1);
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+    }
+
     /// <summary>x·cos + rotate_half(x)·sin for x of shape [batch, heads, seq, head_dim].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
