@@ -4,7 +4,7 @@ namespace LlmMerge.Modeling;
 
 /// <summary>
 /// Which keys each new query sees: every earlier slot of its row (causal), on sliding-window layers only the last
-/// <c>window</c> of them, and never a row's left padding. Built once per forward pass and shared by the layers.
+/// <c>window</c> of them, and never a row's padding. Built once per forward pass and shared by the layers.
 /// </summary>
 public sealed class AttentionMask : IDisposable
 {
@@ -47,23 +47,19 @@ public sealed class AttentionMask : IDisposable
     }
 
     /// <summary>
-    /// As <see cref="Build"/> for rows whose first <paramref name="padding"/>[row] slots are left padding: no query
-    /// sees a padding key. A padding slot's own query sees only itself, so its (unused) output is finite rather than
-    /// the NaN of a softmax over nothing. Slots of a row are contiguous after its padding, so the window counts
-    /// positions as it does without padding.
+    /// For rows with their own positions and padding: query q of row r sees key k when the key is a real token
+    /// (<paramref name="keyValid"/>) at a position not after the query's and, on sliding-window layers, within the
+    /// last <c>window</c> positions. Positions [batch, queries] and [batch, keys]; the mask is [batch, 1, queries, keys].
     /// </summary>
-    public static AttentionMask BuildPadded(long past, long length, int? window, long[] padding, Device device)
+    public static AttentionMask BuildFromPositions(Tensor queryPositions, Tensor keyPositions, Tensor keyValid, int? window)
     {
-        ArgumentNullException.ThrowIfNull(padding);
         using var scope = NewDisposeScope();
-        var query = arange(past, past + length, ScalarType.Int64, device).view(1, 1, length, 1);
-        var key = arange(0, past + length, ScalarType.Int64, device).view(1, 1, 1, past + length);
-        var pads = tensor(padding, device: device).view(-1, 1, 1, 1);
-        var allowed = (key <= query).logical_and(key >= pads);
+        var q = queryPositions.unsqueeze(2);
+        var k = keyPositions.unsqueeze(1);
+        var allowed = keyValid.unsqueeze(1).logical_and(k <= q);
         if (window is int w)
-            allowed = allowed.logical_and(key > query - w);
-        allowed = allowed.logical_or(key == query);
-        return new AttentionMask(allowed.DetachFromDisposeScope(), false);
+            allowed = allowed.logical_and(k > q - w);
+        return new AttentionMask(allowed.unsqueeze(1).DetachFromDisposeScope(), false);
     }
 
     public void Dispose() => Mask?.Dispose();

@@ -3,10 +3,11 @@ using static TorchSharp.torch;
 namespace LlmMerge.Modeling;
 
 /// <summary>
-/// Each layer's keys and values of the positions run so far, [batch, kv_heads, length, head_dim], after rotary
-/// embedding. Rows of a batch that were shorter than the longest are left-padded: <see cref="Padding"/> says how
-/// many slots of each row come before its first token (those slots are masked out of every later pass). The cache
-/// owns its tensors (they live outside any dispose scope) and frees them on Dispose.
+/// Each layer's keys and values of the slots run so far, [batch, kv_heads, slots, head_dim], after rotary
+/// embedding. Rows of a first pass that were shorter than the longest are right-padded: row r's tokens fill slots
+/// 0..<see cref="Lengths"/>[r]-1, slots up to <see cref="Width"/> are padding (masked out of every later pass), and
+/// later slots continue the row at position Lengths[r]. The cache owns its tensors (they live outside any dispose
+/// scope) and frees them on Dispose.
 /// </summary>
 public sealed class KeyValueCache : IDisposable
 {
@@ -19,11 +20,14 @@ public sealed class KeyValueCache : IDisposable
         _values = new Tensor?[layers];
     }
 
-    /// <summary>Slots held; the next token run against this cache sits in this slot (its position is the slot minus the row's padding).</summary>
+    /// <summary>Slots held; the next token run against this cache sits in this slot.</summary>
     public long Length { get; private set; }
 
-    /// <summary>Per row, the left-padding slots before the row's first token; null when no row is padded.</summary>
-    public long[]? Padding { get; private set; }
+    /// <summary>Per row, the tokens of the first pass (the rest of its <see cref="Width"/> slots are padding); null when no row was padded.</summary>
+    public long[]? Lengths { get; private set; }
+
+    /// <summary>Slots of the first pass: where every row's later tokens begin.</summary>
+    public long Width { get; private set; }
 
     /// <summary>Rows held (1 before anything is stored).</summary>
     public long Rows => _keys[0]?.shape[0] ?? 1;
@@ -74,11 +78,15 @@ public sealed class KeyValueCache : IDisposable
 
     /// <summary>
     /// Called once per forward pass after every layer has appended its <paramref name="added"/> slots; the first
-    /// storing pass records the rows' <paramref name="padding"/>.
+    /// storing pass records the rows' <paramref name="lengths"/> when they were right-padded.
     /// </summary>
-    public void Advance(long added, long[]? padding = null)
+    public void Advance(long added, long[]? lengths = null)
     {
-        if (Length == 0 && padding is not null && padding.Any(p => p != 0)) Padding = padding;
+        if (Length == 0)
+        {
+            Width = added;
+            if (lengths is not null && lengths.Any(l => l != added)) Lengths = lengths;
+        }
         Length += added;
     }
 
@@ -102,8 +110,8 @@ public sealed class KeyValueCache : IDisposable
             _keys[i] = newK;
             _values[i] = newV;
         }
-        if (Padding is not null)
-            Padding = rows.Select(r => Padding[r]).ToArray();
+        if (Lengths is not null)
+            Lengths = rows.Select(r => Lengths[r]).ToArray();
     }
 
     public void Dispose()
@@ -115,6 +123,7 @@ public sealed class KeyValueCache : IDisposable
             _keys[i] = _values[i] = null;
         }
         Length = 0;
-        Padding = null;
+        Width = 0;
+        Lengths = null;
     }
 }

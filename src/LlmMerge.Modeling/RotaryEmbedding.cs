@@ -55,17 +55,13 @@ public static class RotaryEmbedding
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
-    /// <summary>
-    /// cos and sin for each row's own positions: slot s of row r sits at position start + s - <paramref name="padding"/>[r]
-    /// (left padding moves a row's tokens right without moving their positions), shaped [batch, 1, length, head_dim].
-    /// </summary>
-    public static (Tensor Cos, Tensor Sin) CosSin(float[] inverseFrequencies, long start, long length, long[] padding, Device device, ScalarType dtype)
+    /// <summary>cos and sin for each row's own <paramref name="positions"/> (float32 [batch, length]), shaped [batch, 1, length, head_dim].</summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(float[] inverseFrequencies, Tensor positions, ScalarType dtype)
     {
-        ArgumentNullException.ThrowIfNull(padding);
+        ArgumentNullException.ThrowIfNull(positions);
         using var scope = NewDisposeScope();
-        var slots = arange(start, start + length, ScalarType.Float32, device).view(1, length);
-        var positions = slots - tensor(padding.Select(p => (float)p).ToArray(), device: device).view(-1, 1);
-        var inv = tensor(inverseFrequencies, device: device);
+        var inv = tensor(inverseFrequencies, device: positions.device);
+        // The same float32 products as outer(positions, inv) does for one row.
         var freqs = positions.unsqueeze(-1) * inv.view(1, 1, -1);
         var emb = cat([freqs, freqs], -1);
         var cos = emb.cos().to(dtype).unsqueeze(1);

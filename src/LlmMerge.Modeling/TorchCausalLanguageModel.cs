@@ -4,10 +4,11 @@ namespace LlmMerge.Modeling;
 
 /// <summary>
 /// <see cref="ICausalLanguageModel"/> on a TorchSharp decoder. Scoring runs the contexts of a batch of requests once,
-/// left-padded to the longest (positions start at each row's first token; padding is masked), and then every
-/// request's continuations in right-padded batches against the contexts' key/value cache. Generation runs the
-/// distinct prompts once, left-padded, and decodes one token per row per step against the cache, dropping rows from
-/// the batch as they finish.
+/// right-padded to the longest (the causal mask alone keeps padding out, so the long pass keeps the fused causal
+/// attention kernel), and then every request's continuations in right-padded batches against the contexts'
+/// key/value cache, each row at its own positions with the contexts' padding masked. Generation runs the distinct
+/// prompts once the same way and decodes one token per row per step against the cache, dropping rows from the
+/// batch as they finish.
 /// </summary>
 public sealed class TorchCausalLanguageModel : ICausalLanguageModel
 {
@@ -34,6 +35,12 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
     /// </summary>
     internal long MaxLogProbElements { get; set; } = 64L << 20;
 
+    /// <summary>
+    /// Upper bound on the keys and values a continuation batch attends to (rows x slots x heads x head_dim, each of
+    /// keys and values; 64M elements by default): every continuation row reads its own copy of its context's cache.
+    /// </summary>
+    internal long MaxAttendedElements { get; set; } = 64L << 20;
+
     public IReadOnlyList<ContinuationScore> ScoreContinuations(IReadOnlyList<int> context, IReadOnlyList<IReadOnlyList<int>> continuations) =>
         ScoreBatch([new ScoringRequest(context, continuations)])[0];
 
@@ -50,20 +57,12 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var cache = Model.NewCache();
-        int width = live.Max(i => requests[i].Context.Count);
-        var pads = live.Select(i => (long)(width - requests[i].Context.Count)).ToArray();
-        var ids = new long[live.Length * width];
-        for (int row = 0; row < live.Length; row++)
-        {
-            var context = requests[live[row]].Context;
-            for (int t = 0; t < context.Count; t++)
-                ids[row * width + pads[row] + t] = context[t];
-        }
-        var hidden = Model.HiddenStates(tensor(ids, device: _device).view(live.Length, width), cache, store: true, leftPadding: pads);
+        var contexts = live.Select(i => requests[i].Context).ToList();
+        var hidden = RunPrompts(contexts, cache, out long[] lengths);
 
-        // Every row's last context token sits in the last slot and predicts its continuations' first tokens; only that
-        // slot goes through the vocabulary projection.
-        var contextLogProbs = Model.Logits(hidden.narrow(1, width - 1, 1)).to(ScalarType.Float32).log_softmax(-1).view(live.Length, -1);
+        // Each row's last context token predicts its continuations' first tokens; only that slot goes through the
+        // vocabulary projection.
+        var contextLogProbs = Model.Logits(LastSlots(hidden, lengths)).to(ScalarType.Float32).log_softmax(-1).view(live.Length, -1);
         var argmax = contextLogProbs.argmax(-1).cpu().data<long>().ToArray();
         var firstIndex = new List<long>();
         for (int row = 0; row < live.Length; row++)
@@ -90,7 +89,8 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
         if (items.Count == 0)
             return results;
         int steps = items.Max(i => requests[i.Request].Continuations[i.Choice].Count) - 1;
-        int rowsPerBatch = (int)Math.Clamp(MaxLogProbElements / ((long)steps * VocabSize), 1, items.Count);
+        long attendedPerRow = (cache.Length + steps) * (long)Model.Config.NumAttentionHeads * Model.Config.HeadDim;
+        int rowsPerBatch = (int)Math.Clamp(Math.Min(MaxLogProbElements / ((long)steps * VocabSize), MaxAttendedElements / attendedPerRow), 1, items.Count);
         for (int start = 0; start < items.Count; start += rowsPerBatch)
         {
             using var batchScope = NewDisposeScope();
@@ -163,16 +163,8 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
         using var noGrad = no_grad();
         using var cache = Model.NewCache();
         using var outer = NewDisposeScope();
-        int width = prompts.Max(p => p.Count);
-        var pads = prompts.Select(p => (long)(width - p.Count)).ToArray();
-        var ids = new long[prompts.Count * width];
-        for (int row = 0; row < prompts.Count; row++)
-        {
-            for (int t = 0; t < prompts[row].Count; t++)
-                ids[row * width + pads[row] + t] = prompts[row][t];
-        }
-        var hidden = Model.HiddenStates(tensor(ids, device: _device).view(prompts.Count, width), cache, store: true, leftPadding: pads);
-        var logits = Model.Logits(hidden.narrow(1, width - 1, 1)).to(ScalarType.Float32).view(prompts.Count, -1);
+        var hidden = RunPrompts(prompts, cache, out long[] lengths);
+        var logits = Model.Logits(LastSlots(hidden, lengths)).to(ScalarType.Float32).view(prompts.Count, -1);
         if (prompts.Count != active.Count || rowPrompt.Where((p, i) => p != i).Any())
         {
             cache.SelectRows(rowPrompt);
@@ -225,6 +217,31 @@ public sealed class TorchCausalLanguageModel : ICausalLanguageModel
             logits.Dispose();
         }
         return outputs;
+    }
+
+    // The rows right-padded to the longest, run once and stored in the cache with their lengths.
+    private Tensor RunPrompts(IReadOnlyList<IReadOnlyList<int>> rows, KeyValueCache cache, out long[] lengths)
+    {
+        int width = rows.Max(p => p.Count);
+        lengths = rows.Select(p => (long)p.Count).ToArray();
+        var ids = new long[rows.Count * width];
+        for (int row = 0; row < rows.Count; row++)
+        {
+            for (int t = 0; t < rows[row].Count; t++)
+                ids[row * width + t] = rows[row][t];
+        }
+        return Model.HiddenStates(tensor(ids, device: _device).view(rows.Count, width), cache, store: true, lengths: lengths);
+    }
+
+    // Each row's hidden state at its last real token, [rows, 1, hidden].
+    private Tensor LastSlots(Tensor hidden, long[] lengths)
+    {
+        long width = hidden.shape[1];
+        if (lengths.All(l => l == width))
+            return hidden.narrow(1, width - 1, 1);
+        var flat = hidden.reshape(-1, hidden.shape[2]);
+        var index = tensor(lengths.Select((l, r) => (r * width) + l - 1).ToArray(), device: _device);
+        return flat.index_select(0, index).unsqueeze(1);
     }
 
     private static int[] NextTokens(Tensor logits, List<int> active, IReadOnlyList<GenerationRequest> requests, TokenSampler?[] samplers)

@@ -66,7 +66,7 @@ public class BatchedForwardTests
         using var model = CausalLmLoader.LoadModel(tiny.Write(_dir["model"]));
         var reference = new ReferenceDecoder(tiny);
         var scores = model.ScoreBatch(Requests);
-        // Row 1 has one context token beside a row of eleven: ten slots of left padding.
+        // Row 1 has one context token beside a row of eleven: ten slots of padding.
         for (int c = 0; c < Requests[1].Continuations.Count; c++)
         {
             double expected = reference.LogLikelihood(Requests[1].Context.ToArray(), Requests[1].Continuations[c].ToArray());
