@@ -80,7 +80,8 @@ internal static class StampFile
         if (File.Exists(path) && File.ReadAllText(path) == content)
             return false;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = path + ".tmp";
+        // Unique per process: two builds of one graph may write the same stamp at the same moment.
+        string tmp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(tmp, content);
         File.Move(tmp, path, overwrite: true);
         return true;

@@ -26,7 +26,8 @@ internal sealed class ItemLocator
     /// <summary>The element's location, and the attribute's when <paramref name="attribute"/> is given and written there.</summary>
     public ItemLocation Locate(ITaskItem item, string itemType, string? attribute = null)
     {
-        string file = item.GetMetadata("DefiningProjectFullPath");
+        // Steps reach the tasks re-included by their kind's build/kinds/ file, which records where they were written.
+        string file = item.GetMetadata("LlmMergeDefinedIn") is { Length: > 0 } original ? original : item.GetMetadata("DefiningProjectFullPath");
         if (string.IsNullOrEmpty(file))
             file = _fallbackFile;
         XElement? element = FindElement(file, itemType, item.ItemSpec);

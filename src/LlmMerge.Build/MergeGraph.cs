@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmMerge.Build.Kinds;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using YamlDotNet.RepresentationModel;
@@ -19,11 +20,13 @@ internal sealed class ExpertNode
     public bool IsHub => LocalPath is null;
 }
 
-/// <summary>A <c>MergeStep</c> item: a method with inline parameters, or a mergekit YAML file.</summary>
+/// <summary>A step of any kind: a <c>MergeStep</c> (a method with inline parameters, or a mergekit YAML file), a mixture, a router, a search.</summary>
 internal sealed class StepNode
 {
     public required string Name { get; init; }
     public required ITaskItem Item { get; init; }
+    public required IStepKind Kind { get; init; }
+    /// <summary>What the report's method column says: the merge method, or the kind's own word.</summary>
     public required string Method { get; init; }
     public string? ConfigFile { get; init; }
     public YamlMappingNode? Config { get; init; }
@@ -48,16 +51,11 @@ internal sealed class EvaluationNode
 
 /// <summary>
 /// The merge graph read from a project's items: checked (methods, parameters, names, folders, cycles), every
-/// problem logged as an error at its item's line, and the steps put in dependency order.
+/// problem logged as an error at its item's line, and the steps put in dependency order. Steps of every kind
+/// come in one list, each item carrying its kind (LlmMergeKind) from its build/kinds/ file.
 /// </summary>
 internal sealed class MergeGraph
 {
-    // Metadata that configure a step rather than its method; everything else custom is a method parameter.
-    private static readonly HashSet<string> StepSettings = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Method", "Models", "BaseModel", "Config", "DType", "OutDType", "TokenizerSource", "OutputPath", "Publish", "Description",
-    };
-
     private readonly TaskLoggingHelper _log;
     private readonly ItemLocator _locator;
     private readonly string _projectDir;
@@ -89,26 +87,33 @@ internal sealed class MergeGraph
         return log.HasLoggedErrors ? null : graph;
     }
 
+    public bool HasErrors => _log.HasLoggedErrors;
+
     public ItemLocation Locate(ITaskItem item, string type, string? attribute = null) => _locator.Locate(item, type, attribute);
 
-    private void Error(string code, ITaskItem item, string type, string? attribute, string message)
+    /// <summary>Logs an error at the item's line (the attribute's, when given and written there).</summary>
+    public void Error(string code, ITaskItem item, string type, string? attribute, string message)
     {
         ItemLocation at = _locator.Locate(item, type, attribute);
         _log.LogError(null, code, null, at.File, at.Line, at.Column, 0, 0, message);
     }
 
-    private string FullPath(ITaskItem item, string relative)
+    /// <summary>A path written on an item, made absolute against the file that defined the item, as MSBuild does for Include.</summary>
+    public string FullPath(ITaskItem item, string relative)
     {
-        // Relative paths are read from the file that defined the item, as MSBuild does for Include.
-        string dir = item.GetMetadata("DefiningProjectDirectory");
+        string dir = item.GetMetadata("LlmMergeDefinedInDir") is { Length: > 0 } kindDir ? kindDir : item.GetMetadata("DefiningProjectDirectory");
         return Path.GetFullPath(Path.Combine(string.IsNullOrEmpty(dir) ? _projectDir : dir, relative));
     }
 
+    public bool IsModel(string name) => Experts.ContainsKey(name) || Steps.ContainsKey(name);
+
+    public IEnumerable<string> ModelNames => Experts.Keys.Concat(Steps.Keys).Order(StringComparer.Ordinal);
+
     private bool Unique(ITaskItem item, string type)
     {
-        if (Experts.ContainsKey(item.ItemSpec) || Steps.ContainsKey(item.ItemSpec))
+        if (IsModel(item.ItemSpec))
         {
-            Error(ErrorCodes.DuplicateName, item, type, null, $"{type} '{item.ItemSpec}': the name is already used by another Expert or MergeStep; names must be unique in a graph.");
+            Error(ErrorCodes.DuplicateName, item, type, null, $"{type} '{item.ItemSpec}': the name is already used by another Expert or step; names must be unique in a graph.");
             return false;
         }
         return true;
@@ -154,144 +159,29 @@ internal sealed class MergeGraph
 
     private void AddStep(ITaskItem item)
     {
-        if (!Unique(item, "MergeStep"))
-            return;
-        string config = item.GetMetadata("Config");
-        string method = item.GetMetadata("Method");
-        if (config.Length > 0 == method.Length > 0)
+        string type = item.GetMetadata("LlmMergeKind");
+        IStepKind? kind = StepKinds.Find(type.Length > 0 ? type : "MergeStep");
+        if (kind is null)
         {
-            Error(ErrorCodes.BadItem, item, "MergeStep", null, $"MergeStep '{item.ItemSpec}': give either Method (with its parameters as metadata) or Config (a mergekit YAML file), not {(config.Length > 0 ? "both" : "neither")}.");
+            _log.LogError($"step '{item.ItemSpec}': unknown step kind '{type}'; known: {StepKinds.ItemTypes}.");
             return;
         }
-        if (config.Length > 0)
-            AddConfigStep(item, FullPath(item, config));
-        else
-            AddInlineStep(item, method);
+        if (!Unique(item, kind.ItemType))
+            return;
+        if (kind.Read(this, item) is { } step)
+            Steps[step.Name] = step;
     }
 
-    private static List<string> SplitList(string value) =>
+    public static List<string> SplitList(string value) =>
         value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    private void AddInlineStep(ITaskItem item, string method)
-    {
-        MethodCatalog.Method? known = MethodCatalog.Find(method);
-        if (known is null)
-        {
-            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Method", $"MergeStep '{item.ItemSpec}': unknown merge method '{method}'; known: {string.Join(", ", MethodCatalog.Names)}.");
-            return;
-        }
-        string baseModel = item.GetMetadata("BaseModel");
-        var step = new StepNode { Name = item.ItemSpec, Item = item, Method = method, BaseModel = baseModel.Length > 0 ? baseModel : null };
-        step.Models.AddRange(SplitList(item.GetMetadata("Models")));
-        if (step.Models.Count == 0)
-        {
-            Error(ErrorCodes.BadItem, item, "MergeStep", null, $"MergeStep '{item.ItemSpec}': Models is empty; list the experts or steps to merge, separated by ';'.");
-            return;
-        }
-        if (known.NeedsBase && step.BaseModel is null)
-        {
-            Error(ErrorCodes.BadItem, item, "MergeStep", null, $"MergeStep '{item.ItemSpec}': method {method} needs BaseModel (the model the task vectors are taken against).");
-            return;
-        }
-        foreach (string key in new[] { "DType", "OutDType", "TokenizerSource" })
-        {
-            string v = item.GetMetadata(key);
-            if (v.Length > 0) step.Settings[key] = v;
-        }
-        foreach (System.Collections.DictionaryEntry entry in item.CloneCustomMetadata())
-        {
-            string name = (string)entry.Key;
-            string value = ((string?)entry.Value ?? "").Trim();
-            if (StepSettings.Contains(name) || name.StartsWith("DefiningProject", StringComparison.Ordinal) || value.Length == 0)
-                continue;
-            AddParameter(step, known, name, value);
-        }
-        step.Inputs.UnionWith(step.Models);
-        if (step.BaseModel is not null) step.Inputs.Add(step.BaseModel);
-        Steps[step.Name] = step;
-    }
-
-    private void AddParameter(StepNode step, MethodCatalog.Method method, string metadata, string value)
-    {
-        string parameter = MethodCatalog.ParameterName(metadata);
-        bool global = method.Global.Contains(parameter), perModel = method.PerModel.Contains(parameter);
-        if (!global && !perModel)
-        {
-            string takes = string.Join(", ", method.Global.Concat(method.PerModel));
-            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': method {method.Name} has no parameter '{parameter}' (from metadata {metadata}); it takes: {takes}.");
-            return;
-        }
-        if (value.Contains('=', StringComparison.Ordinal))
-        {
-            // "expert-a=0.7;expert-b=0.3": one value per model, as mergekit's per-model parameters.
-            if (!perModel)
-            {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} is one value for the whole merge; per-model values (name=value) apply only to {string.Join(", ", method.PerModel)}.");
-                return;
-            }
-            foreach (string part in SplitList(value))
-            {
-                int eq = part.IndexOf('=', StringComparison.Ordinal);
-                string model = part[..Math.Max(eq, 0)].Trim(), text = part[(eq + 1)..].Trim();
-                if (eq <= 0 || !step.Models.Contains(model))
-                {
-                    Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} value '{part}' must be MODEL=VALUE for a model in Models ({string.Join(", ", step.Models)}).");
-                    return;
-                }
-                YamlNode? node = ParseValue(step, metadata, parameter, text);
-                if (node is null) return;
-                if (!step.PerModel.TryGetValue(model, out var map))
-                    step.PerModel[model] = map = new SortedDictionary<string, YamlNode>(StringComparer.Ordinal);
-                map[parameter] = node;
-            }
-            return;
-        }
-        YamlNode? single = ParseValue(step, metadata, parameter, value);
-        if (single is not null)
-            step.Globals[parameter] = single;
-    }
-
-    /// <summary>A number, a boolean, or a list of numbers "[a, b, c]" (a gradient over layers); null after logging an error.</summary>
-    private YamlNode? ParseValue(StepNode step, string metadata, string parameter, string text)
-    {
-        if (MethodCatalog.IsBoolean(parameter))
-        {
-            if (bool.TryParse(text, out bool b))
-                return new YamlScalarNode(b ? "true" : "false");
-            Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} must be true or false, not '{text}'.");
-            return null;
-        }
-        bool list = text.StartsWith('[') && text.EndsWith(']');
-        string[] parts = list ? text[1..^1].Split(',', StringSplitOptions.TrimEntries) : [text];
-        var numbers = new List<double>();
-        foreach (string p in parts)
-        {
-            if (!double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !double.IsFinite(d))
-            {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} must be a number{(list ? " in each list entry" : " or a list [a, b, ...]")}, not '{p}'.");
-                return null;
-            }
-            if (MethodCatalog.Range(parameter) is { } range && (d < range.Min || d > range.Max))
-            {
-                Error(ErrorCodes.BadParameter, step.Item, "MergeStep", metadata, $"MergeStep '{step.Name}': {parameter} = {p} is outside [{range.Min.ToString(CultureInfo.InvariantCulture)}, {range.Max.ToString(CultureInfo.InvariantCulture)}].");
-                return null;
-            }
-            numbers.Add(d);
-        }
-        // Numbers are written back in one canonical form, so "0.50" and "0.5" give the same fingerprint.
-        static YamlScalarNode Number(double d) => new(d.ToString("R", CultureInfo.InvariantCulture));
-        if (!list)
-            return Number(numbers[0]);
-        var seq = new YamlSequenceNode(numbers.Select(Number)) { Style = YamlDotNet.Core.Events.SequenceStyle.Flow };
-        return seq;
-    }
-
-    private void AddConfigStep(ITaskItem item, string file)
+    /// <summary>Reads a Config= YAML file (a mapping); null after logging an error at the item's Config attribute.</summary>
+    public YamlMappingNode? LoadConfig(ITaskItem item, string type, string file, string what)
     {
         if (!File.Exists(file))
         {
-            Error(ErrorCodes.BadConfig, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': the recipe '{file}' does not exist.");
-            return;
+            Error(ErrorCodes.BadConfig, item, type, "Config", $"{type} '{item.ItemSpec}': the recipe '{file}' does not exist.");
+            return null;
         }
         YamlMappingNode? root;
         try
@@ -303,71 +193,83 @@ internal sealed class MergeGraph
         }
         catch (YamlDotNet.Core.YamlException e)
         {
-            Error(ErrorCodes.BadConfig, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': {file}({e.Start.Line},{e.Start.Column}): {e.Message}");
-            return;
+            Error(ErrorCodes.BadConfig, item, type, "Config", $"{type} '{item.ItemSpec}': {file}({e.Start.Line},{e.Start.Column}): {e.Message}");
+            return null;
         }
         if (root is null)
-        {
-            Error(ErrorCodes.BadConfig, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': {file} is not a mergekit recipe (a YAML mapping).");
-            return;
-        }
-        string method = root.Children.TryGetValue(new YamlScalarNode("merge_method"), out var m) && m is YamlScalarNode s ? s.Value ?? "" : "";
-        if (MethodCatalog.Find(method) is null)
-        {
-            Error(ErrorCodes.UnknownMethod, item, "MergeStep", "Config", $"MergeStep '{item.ItemSpec}': {file}: unknown merge method '{method}'; known: {string.Join(", ", MethodCatalog.Names)}.");
-            return;
-        }
-        var step = new StepNode { Name = item.ItemSpec, Item = item, Method = method, ConfigFile = file, Config = root };
-        Steps[step.Name] = step;
+            Error(ErrorCodes.BadConfig, item, type, "Config", $"{type} '{item.ItemSpec}': {file} is not {what} (a YAML mapping).");
+        return root;
     }
 
-    /// <summary>Every scalar of a recipe that names a model: <c>model</c>, <c>base_model</c>, <c>tokenizer_source</c>.</summary>
-    internal static IEnumerable<(YamlMappingNode Parent, YamlScalarNode Key, YamlScalarNode Value)> ModelReferences(YamlNode node)
+    /// <summary>
+    /// Every scalar of a recipe that names a model: values of <paramref name="keys"/> (mergekit's <c>model</c>,
+    /// <c>base_model</c>, <c>tokenizer_source</c>, ...), and the scalars of a list under one of them.
+    /// </summary>
+    internal static IEnumerable<(YamlNode Parent, YamlNode Key, YamlScalarNode Value)> ModelReferences(YamlNode node, IReadOnlySet<string> keys)
     {
         if (node is YamlMappingNode map)
         {
             foreach (var (k, v) in map.Children.ToList())
             {
-                if (k is YamlScalarNode key && v is YamlScalarNode value && key.Value is "model" or "base_model" or "tokenizer_source")
+                if (k is YamlScalarNode key && key.Value is { } name && keys.Contains(name))
                 {
-                    if (!(key.Value == "tokenizer_source" && value.Value is "base" or "union"))
-                        yield return (map, key, value);
+                    if (v is YamlScalarNode value)
+                    {
+                        if (!(name == "tokenizer_source" && value.Value is "base" or "union"))
+                            yield return (map, key, value);
+                        continue;
+                    }
+                    if (v is YamlSequenceNode list && list.Children.All(c => c is YamlScalarNode))
+                    {
+                        for (int i = 0; i < list.Children.Count; i++)
+                            yield return (list, new YamlScalarNode(i.ToString(CultureInfo.InvariantCulture)), (YamlScalarNode)list.Children[i]);
+                        continue;
+                    }
                 }
-                else
-                {
-                    foreach (var r in ModelReferences(v)) yield return r;
-                }
+                foreach (var r in ModelReferences(v, keys)) yield return r;
             }
         }
         else if (node is YamlSequenceNode seq)
         {
             foreach (var child in seq.Children)
-                foreach (var r in ModelReferences(child)) yield return r;
+                foreach (var r in ModelReferences(child, keys)) yield return r;
         }
+    }
+
+    /// <summary>Replaces a reference found by <see cref="ModelReferences"/> with <paramref name="value"/>.</summary>
+    internal static void Replace(YamlNode parent, YamlNode key, string value)
+    {
+        if (parent is YamlMappingNode map)
+            map.Children[key] = new YamlScalarNode(value);
+        else if (parent is YamlSequenceNode list)
+            list.Children[int.Parse(((YamlScalarNode)key).Value!, CultureInfo.InvariantCulture)] = new YamlScalarNode(value);
     }
 
     private void CheckInputs(StepNode step)
     {
+        string type = step.Kind.ItemType;
         if (step.Config is not null)
         {
             string dir = Path.GetDirectoryName(step.ConfigFile)!;
-            foreach (var (_, _, value) in ModelReferences(step.Config))
+            foreach (var (_, _, value) in ModelReferences(step.Config, step.Kind.ModelKeys))
             {
                 string name = value.Value ?? "";
-                if (Experts.ContainsKey(name) || Steps.ContainsKey(name))
+                if (name == step.Name)
+                    Error(ErrorCodes.Cycle, step.Item, type, "Config", $"{type} '{step.Name}' reads its own output: a cycle in the merge graph ({step.Name} -> {step.Name}).");
+                else if (IsModel(name))
                     step.Inputs.Add(name);
                 else if (!Directory.Exists(Path.GetFullPath(Path.Combine(dir, name))))
-                    Error(ErrorCodes.MissingExpert, step.Item, "MergeStep", "Config", $"MergeStep '{step.Name}': {step.ConfigFile} names model '{name}', which is neither an Expert nor a MergeStep of this project nor a folder; declare it, e.g. <Expert Include=\"{name}\" Revision=\"main\" />.");
+                    Error(ErrorCodes.MissingExpert, step.Item, type, "Config", $"{type} '{step.Name}': {step.ConfigFile} names model '{name}', which is neither an Expert nor a MergeStep (or other step) of this project nor a folder; declare it, e.g. <Expert Include=\"{name}\" Revision=\"main\" />.");
             }
             return;
         }
         foreach (string input in step.Inputs)
         {
             if (input == step.Name)
-                Error(ErrorCodes.Cycle, step.Item, "MergeStep", null, $"MergeStep '{step.Name}' reads its own output: a cycle in the merge graph ({step.Name} -> {step.Name}).");
-            else if (!Experts.ContainsKey(input) && !Steps.ContainsKey(input))
-                Error(ErrorCodes.MissingExpert, step.Item, "MergeStep", step.BaseModel == input && !step.Models.Contains(input) ? "BaseModel" : "Models",
-                    $"MergeStep '{step.Name}': model '{input}' is neither an Expert nor a MergeStep of this project; known: {string.Join(", ", Experts.Keys.Concat(Steps.Keys).Order(StringComparer.Ordinal))}.");
+                Error(ErrorCodes.Cycle, step.Item, type, null, $"{type} '{step.Name}' reads its own output: a cycle in the merge graph ({step.Name} -> {step.Name}).");
+            else if (!IsModel(input))
+                Error(ErrorCodes.MissingExpert, step.Item, type, step.BaseModel == input && !step.Models.Contains(input) ? "BaseModel" : "Models",
+                    $"{type} '{step.Name}': model '{input}' is neither an Expert nor a MergeStep (or other step) of this project; known: {string.Join(", ", ModelNames)}.");
         }
     }
 
@@ -393,7 +295,7 @@ internal sealed class MergeGraph
             {
                 int from = path.IndexOf(step.Name);
                 string cycle = string.Join(" -> ", path.Skip(from).Append(step.Name));
-                Error(ErrorCodes.Cycle, step.Item, "MergeStep", null, $"MergeStep '{step.Name}': the merge graph has a cycle: {cycle}. A step cannot read its own output, directly or through other steps.");
+                Error(ErrorCodes.Cycle, step.Item, step.Kind.ItemType, null, $"{step.Kind.ItemType} '{step.Name}': the merge graph has a cycle: {cycle}. A step cannot read its own output, directly or through other steps.");
                 return false;
             }
             state[step.Name] = 1;
@@ -421,7 +323,7 @@ internal sealed class MergeGraph
         var models = SplitList(item.GetMetadata("Models"));
         eval.Models.AddRange(models.Count > 0 ? models : Experts.Keys.Concat(Order.Select(s => s.Name)));
         foreach (string m in eval.Models.Where(m => !Experts.ContainsKey(m) && !Steps.ContainsKey(m)))
-            Error(ErrorCodes.MissingExpert, item, "Evaluation", "Models", $"Evaluation '{eval.Name}': model '{m}' is neither an Expert nor a MergeStep of this project.");
+            Error(ErrorCodes.MissingExpert, item, "Evaluation", "Models", $"Evaluation '{eval.Name}': model '{m}' is neither an Expert nor a MergeStep (or other step) of this project.");
         foreach (string t in SplitList(item.GetMetadata("Tasks")))
         {
             string full = FullPath(item, t);

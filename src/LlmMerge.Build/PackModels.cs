@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmMerge.Contracts.Results;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -102,7 +103,7 @@ public sealed class PackModels : Microsoft.Build.Utilities.Task
             card.Append("| task | accuracy |\n| --- | ---: |\n");
             foreach (var p in rows)
             {
-                double? acc = Scores.Accuracy(p.GetMetadata("ResultFile"));
+                double? acc = ResultsSchema.Read(p.GetMetadata("ResultFile"))?.FirstTask?.Accuracy;
                 card.Append("| ").Append(p.GetMetadata("TaskName")).Append(" | ")
                     .Append(acc is null ? "n/a" : acc.Value.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)).Append(" |\n");
             }

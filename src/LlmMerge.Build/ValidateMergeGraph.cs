@@ -1,3 +1,4 @@
+using LlmMerge.Contracts.Hub;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -27,12 +28,12 @@ public sealed class ValidateMergeGraph : Microsoft.Build.Utilities.Task
         if (graph is null)
             return false;
         var lockFile = Build.LockFile.Read(LockFile);
-        string cache = HubCachePaths.CacheDir(HubCacheDir);
+        string cache = HubCacheLocation.CacheDir(HubCacheDir);
         var fetch = new List<ITaskItem>();
         foreach (ExpertNode e in graph.Experts.Values.Where(e => e.IsHub))
         {
             string? locked = RefreshLock ? null : lockFile.Commit(e.Name, e.Repo!, e.Revision);
-            if (locked is not null && Directory.Exists(HubCachePaths.Snapshot(cache, e.Repo!, locked)))
+            if (locked is not null && Directory.Exists(HubCacheLocation.Snapshot(cache, e.Repo!, locked)))
             {
                 Log.LogMessage(MessageImportance.Low, $"Expert '{e.Name}': {e.Repo} locked at {locked}, in the cache.");
                 continue;

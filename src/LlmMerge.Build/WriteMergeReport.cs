@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmMerge.Contracts.Results;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -31,10 +32,15 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
         var tasks = EvaluationPairs.Select(p => (Name: p.GetMetadata("TaskName"), File: p.GetMetadata("TaskFile")))
             .DistinctBy(t => t.Name).ToList();
         var scores = new Dictionary<(string Model, string Task), double>();
+        var chance = tasks.ToDictionary(t => t.Name, _ => (double?)null);
         foreach (var p in EvaluationPairs)
-            if (Scores.Accuracy(p.GetMetadata("ResultFile")) is { } acc)
+        {
+            // Each pair's cached RESULTS.json holds that one task; the evaluator also says what guessing scores there.
+            var task = ResultsSchema.Read(p.GetMetadata("ResultFile"))?.FirstTask;
+            if (task?.Accuracy is { } acc)
                 scores[(p.GetMetadata("Model"), p.GetMetadata("TaskName"))] = acc;
-        var chance = tasks.ToDictionary(t => t.Name, t => TaskFiles.ChanceLevel(t.File));
+            chance[p.GetMetadata("TaskName")] ??= task?.Chance;
+        }
         // Experts first, then steps in the order they ran: the table reads from ingredients to results.
         var evaluated = Models.Where(m => EvaluationPairs.Any(p => p.GetMetadata("Model") == m.ItemSpec)).ToList();
 

@@ -1,3 +1,5 @@
+using LlmMerge.Contracts.Hub;
+
 namespace LlmMerge.Hub;
 
 /// <summary>One repository's folder in huggingface_hub's cache: <c>blobs/</c>, <c>snapshots/</c> and <c>refs/</c>.</summary>
@@ -9,7 +11,7 @@ internal sealed class HubCache
     {
         string prefix = repoType == RepoType.Dataset ? "datasets" : "models";
         string root = Path.GetFullPath(cacheDir);
-        string folderName = $"{prefix}--{repoId.Replace("/", "--", StringComparison.Ordinal)}";
+        string folderName = HubCacheLocation.RepoFolderName(repoId, prefix);
         RepoFolder = Path.Combine(root, folderName);
         locksFolder = Path.Combine(root, ".locks", folderName);
     }

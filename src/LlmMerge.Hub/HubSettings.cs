@@ -1,4 +1,5 @@
 using System.Text;
+using LlmMerge.Contracts.Hub;
 using LlmMerge.Core;
 
 namespace LlmMerge.Hub;
@@ -13,7 +14,7 @@ public sealed record HubSettings
     public string? Token { get; init; }
 
     /// <summary>The hub cache folder (<c>HF_HUB_CACHE</c>, default <c>$HF_HOME/hub</c>).</summary>
-    public string CacheDir { get; init; } = Path.Combine(DefaultHfHome(_ => null), "hub");
+    public string CacheDir { get; init; } = HubCacheLocation.CacheDir(_ => null);
 
     /// <summary>True when <c>HF_HUB_OFFLINE</c> is set: serve from the cache, make no request.</summary>
     public bool Offline { get; init; }
@@ -42,10 +43,7 @@ public sealed record HubSettings
     /// <summary>Reads the settings from the given environment lookup as huggingface_hub does.</summary>
     public static HubSettings FromEnvironment(Func<string, string?> getEnv)
     {
-        string hfHome = DefaultHfHome(getEnv);
-        string cache = NonEmpty(getEnv("HF_HUB_CACHE"))
-            ?? NonEmpty(getEnv("HUGGINGFACE_HUB_CACHE"))
-            ?? Path.Combine(hfHome, "hub");
+        string hfHome = HubCacheLocation.HfHome(getEnv);
         string endpointText = (NonEmpty(getEnv("HF_ENDPOINT")) ?? "https://huggingface.co").TrimEnd('/');
         if (!Uri.TryCreate(endpointText, UriKind.Absolute, out Uri? endpoint) || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
         {
@@ -56,7 +54,7 @@ public sealed record HubSettings
         {
             Endpoint = endpoint,
             Token = ReadToken(getEnv, hfHome),
-            CacheDir = ExpandHome(cache),
+            CacheDir = HubCacheLocation.CacheDir(getEnv),
             Offline = IsTrue(getEnv("HF_HUB_OFFLINE")),
         };
     }
@@ -77,7 +75,7 @@ public sealed record HubSettings
             return token.Trim();
         }
 
-        string tokenPath = ExpandHome(NonEmpty(getEnv("HF_TOKEN_PATH")) ?? Path.Combine(hfHome, "token"));
+        string tokenPath = HubCacheLocation.ExpandHome(NonEmpty(getEnv("HF_TOKEN_PATH")) ?? Path.Combine(hfHome, "token"));
         try
         {
             return File.Exists(tokenPath) ? NonEmpty(File.ReadAllText(tokenPath).Trim()) : null;
@@ -91,25 +89,6 @@ public sealed record HubSettings
             return null;
         }
     }
-
-    private static string DefaultHfHome(Func<string, string?> getEnv)
-    {
-        string? hfHome = NonEmpty(getEnv("HF_HOME"));
-        if (hfHome is not null)
-        {
-            return ExpandHome(hfHome);
-        }
-
-        string xdg = NonEmpty(getEnv("XDG_CACHE_HOME")) ?? Path.Combine(UserHome(), ".cache");
-        return Path.Combine(ExpandHome(xdg), "huggingface");
-    }
-
-    private static string ExpandHome(string path) =>
-        path == "~" ? UserHome()
-        : path.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(UserHome(), path[2..])
-        : path;
-
-    private static string UserHome() => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     private static bool IsTrue(string? value) =>
         value is not null && (value.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE");

@@ -38,7 +38,8 @@ public sealed class ReportTests
             File.WriteAllText(Path.Combine(cache, Path.GetFileNameWithoutExtension(pair) + ".json"),
                 new JsonObject
                 {
-                    ["tasks"] = new JsonObject { ["choice"] = new JsonObject { ["rows"] = 2, ["metrics"] = new JsonObject { ["acc"] = acc, ["acc_norm"] = 0.0 } } },
+                    // The evaluator reports guessing's accuracy with each task: the mean of 1/choices, (1/2 + 1/4) / 2 here.
+                    ["tasks"] = new JsonObject { ["choice"] = new JsonObject { ["rows"] = 2, ["chance"] = 0.375, ["metrics"] = new JsonObject { ["acc"] = acc, ["acc_norm"] = 0.0 } } },
                     ["average"] = new JsonObject { ["acc"] = acc },
                 }.ToJsonString());
         }

@@ -8,6 +8,7 @@ namespace LlmMerge.Eval.Scoring;
 /// <param name="GenerationRows">Rows answered by generation.</param>
 /// <param name="LabeledRows">Rows with a target or reference: the ones the metrics count.</param>
 /// <param name="NumFewshot">Few-shot examples per context.</param>
+/// <param name="Chance">The mean of 1/choices over the multiple-choice rows (guessing's accuracy); null without any.</param>
 /// <param name="Metrics">Each of the task's metrics in 0..1, or null when no row has a target.</param>
 public sealed record TaskResult(
     string Name,
@@ -17,6 +18,7 @@ public sealed record TaskResult(
     int GenerationRows,
     int LabeledRows,
     int NumFewshot,
+    double? Chance,
     IReadOnlyDictionary<string, double?> Metrics);
 
 /// <summary>An evaluation's outcome: per-task metrics, their averages, and what it cost.</summary>

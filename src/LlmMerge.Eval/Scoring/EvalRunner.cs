@@ -267,10 +267,12 @@ public sealed class EvalRunner
     {
         private readonly Dictionary<string, (double Sum, int Count)> _sums = new(StringComparer.Ordinal);
         private int _mc, _gen, _labeled;
+        private double _guess;
 
         public void AddChoice(EvalRow row, ChoiceScores s)
         {
             _mc++;
+            _guess += 1.0 / row.Choices.Count;
             if (row.Target is not int target) return;
             _labeled++;
             foreach (var spec in task.MetricSpecs)
@@ -325,7 +327,7 @@ public sealed class EvalRunner
                 if (!metrics.ContainsKey(key)) metrics[key] = _sums.TryGetValue(key, out var v) ? v.Sum / v.Count : null;
             }
 
-            return new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows, _mc, _gen, _labeled, task.NumFewshot, metrics);
+            return new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows, _mc, _gen, _labeled, task.NumFewshot, _mc > 0 ? _guess / _mc : null, metrics);
         }
     }
 }

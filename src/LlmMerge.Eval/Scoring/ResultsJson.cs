@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using LlmMerge.Contracts.Results;
 using LlmMerge.Eval.Tasks;
 
 namespace LlmMerge.Eval.Scoring;
@@ -8,58 +9,33 @@ namespace LlmMerge.Eval.Scoring;
 /// <summary>Writes RESULTS.json and SAMPLES.jsonl lines (the eval verb's firm output contract).</summary>
 public static class ResultsJson
 {
-    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The scoring mode as the CLI spells it.</summary>
     public static string ModeName(ScoringMode mode) => mode == ScoringMode.StarterKit ? "starter-kit" : "lm-eval";
 
-    /// <summary>RESULTS.json's text for <paramref name="report"/>.</summary>
+    /// <summary>RESULTS.json's text for <paramref name="report"/>, in the schema the graph's tasks read (LlmMerge.Contracts).</summary>
     public static string Results(EvalReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, Indented))
+        return ResultsSchema.Write(new ResultsDocument(
+            report.ModelDir,
+            ModeName(report.Scoring),
+            report.Device,
+            report.Limit,
+            report.Tasks.Select(t => new KeyValuePair<string, TaskResults>(t.Name,
+                new TaskResults(t.File, t.Rows, t.MultipleChoiceRows, t.GenerationRows, t.LabeledRows, t.NumFewshot, t.Chance, t.Metrics))).ToList(),
+            report.Average,
+            report.WallSeconds,
+            report.ScoringSeconds,
+            report.Tokens,
+            report.TokensPerSecond,
+            report.PeakRssBytes)
         {
-            w.WriteStartObject();
-            w.WriteString("model", report.ModelDir);
-            w.WriteString("scoring", ModeName(report.Scoring));
-            w.WriteString("device", report.Device);
-            if (report.Limit is int limit) w.WriteNumber("limit", limit);
-            else w.WriteNull("limit");
-            w.WriteStartObject("tasks");
-            foreach (TaskResult t in report.Tasks)
-            {
-                w.WriteStartObject(t.Name);
-                w.WriteString("file", t.File);
-                w.WriteNumber("rows", t.Rows);
-                w.WriteNumber("multiple_choice_rows", t.MultipleChoiceRows);
-                w.WriteNumber("generation_rows", t.GenerationRows);
-                w.WriteNumber("labeled_rows", t.LabeledRows);
-                w.WriteNumber("num_fewshot", t.NumFewshot);
-                w.WriteStartObject("metrics");
-                foreach (var (name, value) in t.Metrics) WriteNumberOrNull(w, name, value);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-
-            w.WriteEndObject();
-            w.WriteStartObject("average");
-            foreach (var (name, value) in report.Average) w.WriteNumber(name, value);
-            w.WriteEndObject();
-            w.WriteNumber("wall_time_seconds", Math.Round(report.WallSeconds, 3));
-            w.WriteNumber("scoring_seconds", Math.Round(report.ScoringSeconds, 3));
-            w.WriteNumber("tokens", report.Tokens);
-            w.WriteNumber("tokens_per_second", Math.Round(report.TokensPerSecond, 1));
-            w.WriteNumber("rows_per_second", Math.Round(report.RowsPerSecond, 2));
-            w.WriteNumber("batch_size", report.BatchSize);
-            if (report.ChatTemplate is string template) w.WriteString("chat_template", template);
-            else w.WriteNull("chat_template");
-            w.WriteNumber("peak_rss_bytes", report.PeakRssBytes);
-            w.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+            RowsPerSecond = report.RowsPerSecond,
+            BatchSize = report.BatchSize,
+            ChatTemplate = report.ChatTemplate,
+        });
     }
 
     /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break).</summary>
@@ -210,11 +186,5 @@ public static class ResultsJson
                 break;
             default: w.WriteStringValue(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)); break;
         }
-    }
-
-    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, double? value)
-    {
-        if (value is double v) w.WriteNumber(name, v);
-        else w.WriteNull(name);
     }
 }

@@ -92,6 +92,12 @@ public class EvalCommandTests
         Assert.That(t.GetProperty("labeled_rows").GetInt32(), Is.EqualTo(6));
         Assert.That(t.GetProperty("metrics").GetProperty("acc").GetDouble(), Is.EqualTo(correct / 6.0).Within(1e-12));
         Assert.That(t.GetProperty("metrics").GetProperty("acc_norm").GetDouble(), Is.EqualTo(correctNorm / 6.0).Within(1e-12));
+        Assert.That(t.GetProperty("chance").GetDouble(), Is.EqualTo(rows.Average(x => 1.0 / x.Choices.Count)).Within(1e-12), "guessing's accuracy");
+        // The graph's tasks read RESULTS.json through LlmMerge.Contracts: they see what eval wrote.
+        var read = Contracts.Results.ResultsSchema.Read(_dir["out/RESULTS.json"])!;
+        Assert.That(read.Task("cosmos_qa")!.Accuracy, Is.EqualTo(correct / 6.0).Within(1e-12));
+        Assert.That(read.Task("cosmos_qa")!.File, Is.EqualTo(cosmos));
+        Assert.That(Contracts.Results.ResultsSchema.Write(read), Is.EqualTo(File.ReadAllText(_dir["out/RESULTS.json"])), "the schema reads and writes the same text");
         Assert.That(r.GetProperty("average").GetProperty("acc").GetDouble(), Is.EqualTo(correct / 6.0).Within(1e-12));
         Assert.That(r.GetProperty("scoring").GetString(), Is.EqualTo("lm-eval"));
         Assert.That(r.GetProperty("wall_time_seconds").GetDouble(), Is.GreaterThanOrEqualTo(0));
