@@ -47,7 +47,7 @@ public sealed class DecoderAttention : nn.Module
     /// [batch, seq, hidden] to [batch, seq, hidden]. With a cache, the new keys and values join the cached ones
     /// (and are kept when <paramref name="store"/>).
     /// </summary>
-    internal Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, KeyValueCache? cache, int layer, bool store)
+    internal Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, KeyValueCache? cache, int layer, bool store, Tensor? cacheRows = null)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], seq = x.shape[1];
@@ -69,7 +69,7 @@ public sealed class DecoderAttention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
-            (k, v) = cache.Append(layer, k, v, store);
+            (k, v) = cache.Append(layer, k, v, store, cacheRows);
         k = RepeatKv(k);
         v = RepeatKv(v);
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, mask.Mask, 0.0, mask.IsCausal);

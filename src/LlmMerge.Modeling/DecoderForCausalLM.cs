@@ -47,7 +47,8 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Final-normed hidden states, or those entering <paramref name="stopBeforeLayer"/>; see <see cref="DecoderModel.Forward"/>.</summary>
-    public Tensor HiddenStates(Tensor inputIds, KeyValueCache? cache, bool store, int? stopBeforeLayer = null) => model.Forward(inputIds, cache, store, stopBeforeLayer);
+    public Tensor HiddenStates(Tensor inputIds, KeyValueCache? cache, bool store, int? stopBeforeLayer = null, long[]? lengths = null, long[]? cacheRows = null) =>
+        model.Forward(inputIds, cache, store, stopBeforeLayer, lengths, cacheRows);
 
     /// <summary>Logits for final-normed hidden states (only the positions one needs, to spare the vocabulary projection).</summary>
     public Tensor Logits(Tensor hidden) => lm_head is null ? nn.functional.linear(hidden, model.EmbedTokens.Weight) : lm_head.forward(hidden);

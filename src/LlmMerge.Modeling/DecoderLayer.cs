@@ -28,7 +28,7 @@ public sealed class DecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var x = input.HiddenStates;
-        var h = x + self_attn.Forward(input_layernorm.forward(x), input.Cos, input.Sin, input.Mask, input.Cache, input.LayerIndex, input.Store);
+        var h = x + self_attn.Forward(input_layernorm.forward(x), input.Cos, input.Sin, input.Mask, input.Cache, input.LayerIndex, input.Store, input.CacheRows);
         var y = h + mlp.forward(post_attention_layernorm.forward(h));
         return new DecoderLayerOutput(y.MoveToOuterDisposeScope());
     }

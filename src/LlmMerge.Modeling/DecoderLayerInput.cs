@@ -21,6 +21,9 @@ public sealed record DecoderLayerInput
 
     /// <summary>Keep this pass's keys and values in the cache.</summary>
     public bool Store { get; init; } = true;
+
+    /// <summary>For a pass over a cache of several rows: the cached row each row of this pass continues (int64 [batch]).</summary>
+    public Tensor? CacheRows { get; init; }
 }
 
 /// <summary>What one decoder layer returns; room for optional outputs (router logits of a mixture layer) beside the hidden state.</summary>

@@ -21,6 +21,32 @@ public interface ICausalLanguageModel : IDisposable
 
     /// <summary>Greedy decoding: up to <paramref name="maxNewTokens"/> new tokens, stopping after the first token in <paramref name="stopTokens"/> (which is not returned).</summary>
     IReadOnlyList<int> GenerateGreedy(IReadOnlyList<int> prompt, int maxNewTokens, IReadOnlySet<int> stopTokens);
+
+    /// <summary>
+    /// <see cref="ScoreContinuations"/> for several requests at once; the results are those of scoring each alone
+    /// (up to floating-point rounding). A model that batches runs the contexts together.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<ContinuationScore>> ScoreBatch(IReadOnlyList<ScoringRequest> requests) =>
+        requests.Select(r => ScoreContinuations(r.Context, r.Continuations)).ToList();
+
+    /// <summary>
+    /// Continues each prompt as its <see cref="GenerationRequest"/> says; the results are those of generating each
+    /// alone. This default decodes greedily one request at a time and cannot sample.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<int>> Generate(IReadOnlyList<GenerationRequest> requests) =>
+        requests.Select(r =>
+        {
+            if (r.Sampling is not null) throw new NotSupportedException($"{GetType().Name} cannot sample; it decodes greedily only");
+            var tokens = GenerateGreedy(r.Prompt, r.MaxNewTokens, r.StopTokens);
+            if (r.StopAfter is null) return tokens;
+            // Greedy tokens do not depend on when decoding stops, so cutting after the fact is the same as stopping.
+            for (int n = 1; n <= tokens.Count; n++)
+            {
+                if (r.StopAfter(tokens.Take(n).ToList())) return tokens.Take(n).ToList();
+            }
+
+            return tokens;
+        }).ToList();
 }
 
 /// <summary>One continuation's log-likelihood and whether greedy decoding would have produced it.</summary>

@@ -55,6 +55,20 @@ public static class RotaryEmbedding
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
+    /// <summary>cos and sin for each row's own <paramref name="positions"/> (float32 [batch, length]), shaped [batch, 1, length, head_dim].</summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(float[] inverseFrequencies, Tensor positions, ScalarType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        using var scope = NewDisposeScope();
+        var inv = tensor(inverseFrequencies, device: positions.device);
+        // The same float32 products as outer(positions, inv) does for one row.
+        var freqs = positions.unsqueeze(-1) * inv.view(1, 1, -1);
+        var emb = cat([freqs, freqs], -1);
+        var cos = emb.cos().to(dtype).unsqueeze(1);
+        var sin = emb.sin().to(dtype).unsqueeze(1);
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+    }
+
     /// <summary>x·cos + rotate_half(x)·sin for x of shape [batch, heads, seq, head_dim].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {

@@ -21,6 +21,12 @@ public sealed class HfTokenizer
         EosTokenId = config.EosToken is null ? null : core.TokenToId(config.EosToken);
         PadTokenId = config.PadToken is null ? null : core.TokenToId(config.PadToken);
         ChatTemplate = config.ChatTemplate;
+        ChatTemplates = config.ChatTemplates;
+        ChatTemplateFile = config.ChatTemplateFile;
+        BosToken = config.BosToken;
+        EosToken = config.EosToken;
+        PadToken = config.PadToken;
+        UnkToken = config.UnkToken;
         ModelMaxLength = config.ModelMaxLength;
 
         // A file without bos_token in its config but with a one-token prefix in its post-processor: that token is BOS.
@@ -45,6 +51,21 @@ public sealed class HfTokenizer
 
     /// <summary>The Jinja chat template from tokenizer_config.json (or chat_template.jinja), if any.</summary>
     public string? ChatTemplate { get; }
+
+    /// <summary>Every chat template by name: a list's {name, template} entries, or the single template as "default".</summary>
+    public IReadOnlyDictionary<string, string> ChatTemplates { get; }
+
+    /// <summary>The file <see cref="ChatTemplate"/> was read from (tokenizer_config.json or chat_template.jinja), for messages.</summary>
+    public string? ChatTemplateFile { get; }
+
+    /// <summary>The special tokens' text, as a chat template sees them (bos_token, eos_token, pad_token, unk_token).</summary>
+    public string? BosToken { get; }
+
+    public string? EosToken { get; }
+
+    public string? PadToken { get; }
+
+    public string? UnkToken { get; }
 
     /// <summary>tokenizer_config.json's model_max_length, or null when unset (transformers' 1e30 sentinel).</summary>
     public long? ModelMaxLength { get; }

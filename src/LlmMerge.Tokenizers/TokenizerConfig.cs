@@ -19,6 +19,12 @@ internal sealed class TokenizerConfig
 
     public string? ChatTemplate { get; private set; }
 
+    /// <summary>Every named template of a <c>chat_template</c> list ({name, template}); a single template is named "default".</summary>
+    public Dictionary<string, string> ChatTemplates { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The file the chat template was read from, for messages.</summary>
+    public string? ChatTemplateFile { get; private set; }
+
     public long? ModelMaxLength { get; private set; }
 
     public string? TokenizerClass { get; private set; }
@@ -48,7 +54,8 @@ internal sealed class TokenizerConfig
             config.AddBosToken = file.GetBool(root, "add_bos_token", "tokenizer_config") ?? config.AddBosToken;
             config.AddEosToken = file.GetBool(root, "add_eos_token", "tokenizer_config") ?? config.AddEosToken;
             config.TokenizerClass = file.GetString(root, "tokenizer_class", "tokenizer_config");
-            config.ChatTemplate = ReadChatTemplate(file, root);
+            config.ChatTemplate = ReadChatTemplate(file, root, config.ChatTemplates);
+            if (config.ChatTemplate is not null) config.ChatTemplateFile = configPath;
             if (JsonFile.Get(root, "model_max_length") is JsonElement max && max.ValueKind == JsonValueKind.Number)
             {
                 // transformers writes 1e30 for "no limit".
@@ -69,7 +76,13 @@ internal sealed class TokenizerConfig
 
         // Newer transformers write the template to its own file.
         string jinjaPath = Path.Combine(modelDir, "chat_template.jinja");
-        if (config.ChatTemplate is null && File.Exists(jinjaPath)) config.ChatTemplate = File.ReadAllText(jinjaPath);
+        if (config.ChatTemplate is null && File.Exists(jinjaPath))
+        {
+            config.ChatTemplate = File.ReadAllText(jinjaPath);
+            config.ChatTemplates["default"] = config.ChatTemplate;
+            config.ChatTemplateFile = jinjaPath;
+        }
+
         return config;
     }
 
@@ -85,11 +98,17 @@ internal sealed class TokenizerConfig
     }
 
     // A string, or a list of {name, template} of which "default" is the one transformers uses.
-    private static string? ReadChatTemplate(JsonFile file, JsonElement root)
+    private static string? ReadChatTemplate(JsonFile file, JsonElement root, Dictionary<string, string> named)
     {
         JsonElement? t = JsonFile.Get(root, "chat_template");
         if (t is null) return null;
-        if (t.Value.ValueKind == JsonValueKind.String) return t.Value.GetString();
+        if (t.Value.ValueKind == JsonValueKind.String)
+        {
+            string? single = t.Value.GetString();
+            if (single is not null) named["default"] = single;
+            return single;
+        }
+
         if (t.Value.ValueKind == JsonValueKind.Array)
         {
             string? first = null;
@@ -98,10 +117,10 @@ internal sealed class TokenizerConfig
                 string? name = file.GetString(e, "name", "chat_template[]");
                 string? template = file.GetString(e, "template", "chat_template[]");
                 first ??= template;
-                if (name == "default") return template;
+                if (name is not null && template is not null) named[name] = template;
             }
 
-            return first;
+            return named.TryGetValue("default", out string? chosen) ? chosen : first;
         }
 
         throw file.Error("chat_template must be a string or a list of {name, template}.");

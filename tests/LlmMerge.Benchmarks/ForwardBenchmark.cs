@@ -25,7 +25,35 @@ public static class ForwardBenchmark
     private const int Rows = 12;
     private const int ChoicesPerRow = 4;
 
-    private sealed record Measured(double TokensPerSecond, double RowsPerSecond, double NaiveRowsPerSecond, double[][] LogLikelihoods);
+    private const int GenerationTokens = 16;
+    private static readonly int[] BatchSizes = [4, 12];
+
+    private sealed record Measured(double TokensPerSecond, double RowsPerSecond, double NaiveRowsPerSecond, double[][] LogLikelihoods)
+    {
+        /// <summary>Multiple-choice rows/s with several rows' contexts in one padded batch, by batch size.</summary>
+        public Dictionary<int, double> BatchedRowsPerSecond { get; init; } = [];
+
+        /// <summary>Largest difference between a batched and the one-row log-likelihood of a choice.</summary>
+        public double BatchedMaxDiff { get; init; }
+
+        /// <summary>Greedy generation, new tokens/s: one prompt at a time, and all prompts in one batch.</summary>
+        public double GenerationTokensPerSecond { get; init; }
+
+        public double BatchedGenerationTokensPerSecond { get; init; }
+
+        /// <summary>Whether the batched greedy generations equal the one-at-a-time ones.</summary>
+        public bool GenerationsEqual { get; init; }
+
+        public Measured Best(Measured other) => new(Math.Max(TokensPerSecond, other.TokensPerSecond), Math.Max(RowsPerSecond, other.RowsPerSecond),
+            Math.Max(NaiveRowsPerSecond, other.NaiveRowsPerSecond), other.LogLikelihoods)
+        {
+            BatchedRowsPerSecond = BatchedRowsPerSecond.ToDictionary(kv => kv.Key, kv => Math.Max(kv.Value, other.BatchedRowsPerSecond[kv.Key])),
+            BatchedMaxDiff = Math.Max(BatchedMaxDiff, other.BatchedMaxDiff),
+            GenerationTokensPerSecond = Math.Max(GenerationTokensPerSecond, other.GenerationTokensPerSecond),
+            BatchedGenerationTokensPerSecond = Math.Max(BatchedGenerationTokensPerSecond, other.BatchedGenerationTokensPerSecond),
+            GenerationsEqual = GenerationsEqual && other.GenerationsEqual,
+        };
+    }
 
     public static int Run(string dir, int rounds, int threads)
     {
@@ -49,7 +77,8 @@ public static class ForwardBenchmark
         set_num_threads(threads);
         using var model = CausalLmLoader.LoadModel(modelDir);
         long parameters = model.Model.parameters().Sum(p => p.numel());
-        string? python = FindPython();
+        // FORWARD_BASELINE=off skips the PyTorch contender (its reference-BLAS run takes minutes on a busy machine).
+        string? python = Environment.GetEnvironmentVariable("FORWARD_BASELINE") == "off" ? null : FindPython();
         string load0 = File.ReadAllText("/proc/loadavg").Trim();
 
         Measured? ours = null;
@@ -57,8 +86,9 @@ public static class ForwardBenchmark
         for (int round = 0; round < rounds; round++)
         {
             var m = MeasureOurs(model, sequences, rows);
-            ours = ours is null ? m : new Measured(Math.Max(ours.TokensPerSecond, m.TokensPerSecond), Math.Max(ours.RowsPerSecond, m.RowsPerSecond), Math.Max(ours.NaiveRowsPerSecond, m.NaiveRowsPerSecond), m.LogLikelihoods);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: ours {m.TokensPerSecond:F0} tokens/s, {m.RowsPerSecond:F2} rows/s (no cache: {m.NaiveRowsPerSecond:F2})"));
+            ours = ours is null ? m : ours.Best(m);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {round + 1} (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}): ours {m.TokensPerSecond:F0} tokens/s, {m.RowsPerSecond:F2} rows/s one row at a time, {string.Join(", ", m.BatchedRowsPerSecond.Select(kv => $"{kv.Value:F2} in batches of {kv.Key}"))} (no cache: {m.NaiveRowsPerSecond:F2}); generation {m.GenerationTokensPerSecond:F1} new tokens/s one at a time, {m.BatchedGenerationTokensPerSecond:F1} batched"));
             if (python is null)
                 continue;
             var b = RunPython(python, modelDir, workloadPath, threads);
@@ -78,11 +108,16 @@ public static class ForwardBenchmark
         Console.WriteLine("| contender | forward tokens/s | multiple-choice rows/s |");
         Console.WriteLine("| --- | --- | --- |");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| ours (TorchSharp {typeof(Tensor).Assembly.GetName().Version}, shared-context cache) | {o.TokensPerSecond:F0} | {o.RowsPerSecond:F2} |"));
+        foreach (var (size, rate) in o.BatchedRowsPerSecond)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| ours, {size} rows' contexts in one padded batch | | {rate:F2} |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| ours, every choice run in full (no cache) | | {o.NaiveRowsPerSecond:F2} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"greedy generation, {Rows} prompts x {GenerationTokens} new tokens: {o.GenerationTokensPerSecond:F1} new tokens/s one prompt at a time, {o.BatchedGenerationTokensPerSecond:F1} in one batch ({o.BatchedGenerationTokensPerSecond / o.GenerationTokensPerSecond:F2}x); batched generations {(o.GenerationsEqual ? "equal" : "DIFFER FROM")} one at a time"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"largest difference between batched and one-row choice log-likelihoods: {o.BatchedMaxDiff:E2}"));
         if (baseline is null)
         {
-            Console.WriteLine("| PyTorch | not run: no python3 with torch found (set PYTHON) | |");
-            return 0;
+            Console.WriteLine("| PyTorch | not run (FORWARD_BASELINE=off, or no python3 with torch: set PYTHON) | |");
+            return o.BatchedMaxDiff < 1e-3 && o.GenerationsEqual ? 0 : 1;
         }
         double pt = (double)baseline["tokens_per_s"]!, pr = (double)baseline["rows_per_s"]!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| plain PyTorch {baseline["torch"]}, BLAS {baseline["blas"]} (eager, no cache: lm-eval's way) | {pt:F0} | {pr:F2} |"));
@@ -134,7 +169,37 @@ public static class ForwardBenchmark
             }
         }
         double naiveRowsPerSecond = rows.Length / clock.Elapsed.TotalSeconds;
-        return new Measured(tokensPerSecond, rowsPerSecond, naiveRowsPerSecond, logLikelihoods);
+
+        // The same rows with several contexts in one right-padded batch, their choices against the cached contexts.
+        var requests = rows.Select(r => new ScoringRequest(r.Context, r.Choices.Select(c => (IReadOnlyList<int>)c).ToList())).ToList();
+        var batched = new Dictionary<int, double>();
+        double maxDiff = 0;
+        foreach (int size in BatchSizes)
+        {
+            clock.Restart();
+            var scores = requests.Chunk(size).SelectMany(chunk => model.ScoreBatch(chunk)).ToList();
+            batched[size] = rows.Length / clock.Elapsed.TotalSeconds;
+            for (int i = 0; i < rows.Length; i++)
+                maxDiff = Math.Max(maxDiff, scores[i].Zip(logLikelihoods[i], (a, b) => Math.Abs(a.LogLikelihood - b)).Max());
+        }
+
+        // Greedy generation from each row's context: one prompt at a time, then all in one batch.
+        var none = new HashSet<int>();
+        clock.Restart();
+        var alone = rows.Select(r => model.GenerateGreedy(r.Context, GenerationTokens, none)).ToList();
+        double generation = alone.Sum(g => g.Count) / clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var together = model.Generate(rows.Select(r => new GenerationRequest(r.Context, GenerationTokens, none)).ToList());
+        double batchedGeneration = together.Sum(g => g.Count) / clock.Elapsed.TotalSeconds;
+        bool equal = alone.Zip(together).All(p => p.First.SequenceEqual(p.Second));
+        return new Measured(tokensPerSecond, rowsPerSecond, naiveRowsPerSecond, logLikelihoods)
+        {
+            BatchedRowsPerSecond = batched,
+            BatchedMaxDiff = maxDiff,
+            GenerationTokensPerSecond = generation,
+            BatchedGenerationTokensPerSecond = batchedGeneration,
+            GenerationsEqual = equal,
+        };
     }
 
     private static (int[][] Sequences, (int[] Context, int[][] Choices)[] Rows) MakeWorkload(int seed)

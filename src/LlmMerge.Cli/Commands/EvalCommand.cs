@@ -28,12 +28,21 @@ public static class EvalCommand
         var device = new Option<string>("--device") { Description = "cpu (default), cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "compute dtype: float32 (default), bfloat16 or float16", DefaultValueFactory = _ => "float32" };
         var fewshot = new Option<int?>("--num-fewshot") { Description = "few-shot examples for task YAMLs (overrides num_fewshot)" };
-        var maxGen = new Option<int>("--max-gen-len") { Description = $"most new tokens per generation row (starter kit: {GreedyGenerator.DefaultMaxGenLen})", DefaultValueFactory = _ => GreedyGenerator.DefaultMaxGenLen };
+        var maxGen = new Option<int>("--max-gen-len") { Description = $"most new tokens per competition-CSV generation row (starter kit: {GenerationScorer.DefaultMaxGenLen})", DefaultValueFactory = _ => GenerationScorer.DefaultMaxGenLen };
+        var chatTemplate = new Option<string?>("--apply-chat-template")
+        {
+            Description = "render each prompt with the tokenizer's chat template, or the named one (a tokenizer template name, a template file, or chatml, llama3, alpaca, mistral, exaone)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var multiturn = new Option<bool>("--fewshot-as-multiturn") { Description = "few-shot examples as earlier chat turns (true by default with --apply-chat-template; false to fold them into one user turn)", Arity = ArgumentArity.ZeroOrOne };
+        var system = new Option<string?>("--system-instruction") { Description = "system instruction put before each task's description" };
+        var batchSize = new Option<int>("--batch-size") { Description = $"rows per model call, their contexts in one padded batch (default {EvalOptions.DefaultBatchSize}; 1 scores one row at a time)", DefaultValueFactory = _ => EvalOptions.DefaultBatchSize };
+        var seed = new Option<ulong>("--seed") { Description = "seed of sampled generations (lm-eval's torch seed default, 1234)", DefaultValueFactory = _ => 1234UL };
         var quiet = new Option<bool>("--quiet") { Description = "no progress on standard error" };
 
         var cmd = new Command("eval", "evaluate a model on multiple-choice and generation tasks")
         {
-            modelDir, tasks, output, samples, limit, submission, scoring, device, dtype, fewshot, maxGen, quiet,
+            modelDir, tasks, output, samples, limit, submission, scoring, device, dtype, fewshot, maxGen, chatTemplate, multiturn, system, batchSize, seed, quiet,
         };
         cmd.SetAction(parse =>
         {
@@ -45,6 +54,8 @@ public static class EvalCommand
                     throw new LlmMergeException("--num-fewshot must be 0 or more.");
                 if (parse.GetValue(maxGen) < 1)
                     throw new LlmMergeException("--max-gen-len must be at least 1.");
+                if (parse.GetValue(batchSize) < 1)
+                    throw new LlmMergeException("--batch-size must be at least 1.");
                 var options = new EvalOptions
                 {
                     Tasks = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -56,6 +67,11 @@ public static class EvalCommand
                     NumFewshot = parse.GetValue(fewshot),
                     MaxGenLen = parse.GetValue(maxGen),
                     Device = parse.GetValue(device)!,
+                    ChatTemplate = parse.GetResult(chatTemplate) is { Implicit: false } ? parse.GetValue(chatTemplate) ?? "" : null,
+                    FewshotAsMultiturn = parse.GetResult(multiturn) is { Implicit: false } ? parse.GetValue(multiturn) : null,
+                    SystemInstruction = parse.GetValue(system),
+                    BatchSize = parse.GetValue(batchSize),
+                    Seed = parse.GetValue(seed),
                 };
                 string dev = options.Device, dt = parse.GetValue(dtype)!;
                 var load = ModelFactory ?? ((dir, d, t) => CausalLmLoader.Load(dir, d, t));
@@ -71,7 +87,7 @@ public static class EvalCommand
 
                 if (report.Average.Count > 0)
                     stdout.WriteLine("average: " + string.Join(", ", report.Average.Select(m => $"{m.Key} {m.Value.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}")));
-                stdout.WriteLine($"{report.Tokens} tokens in {report.ScoringSeconds:F1} s ({report.TokensPerSecond:F0} tokens/s), peak RSS {report.PeakRssBytes / 1e9:F2} GB");
+                stdout.WriteLine($"{report.Rows} rows, {report.Tokens} tokens in {report.ScoringSeconds:F1} s ({report.RowsPerSecond:F1} rows/s, {report.TokensPerSecond:F0} tokens/s, batch {report.BatchSize}), peak RSS {report.PeakRssBytes / 1e9:F2} GB");
                 stdout.WriteLine(Path.GetFullPath(options.OutputPath));
                 return 0;
             });

@@ -25,6 +25,15 @@ public sealed record ResultsDocument(
     double TokensPerSecond,
     long PeakRssBytes)
 {
+    /// <summary>Rows per second of scoring time.</summary>
+    public double RowsPerSecond { get; init; }
+
+    /// <summary>Rows per model call (1: one row at a time).</summary>
+    public int BatchSize { get; init; } = 1;
+
+    /// <summary>Where the chat template came from, when prompts went through one; null for plain text.</summary>
+    public string? ChatTemplate { get; init; }
+
     public TaskResults? Task(string name) => Tasks.FirstOrDefault(t => t.Key == name).Value;
 
     /// <summary>The first task's results (a graph's cache keeps one task per file); null when there is none.</summary>

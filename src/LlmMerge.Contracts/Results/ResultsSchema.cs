@@ -49,6 +49,10 @@ public static class ResultsSchema
             w.WriteNumber("scoring_seconds", Math.Round(results.ScoringSeconds, 3));
             w.WriteNumber("tokens", results.Tokens);
             w.WriteNumber("tokens_per_second", Math.Round(results.TokensPerSecond, 1));
+            w.WriteNumber("rows_per_second", Math.Round(results.RowsPerSecond, 2));
+            w.WriteNumber("batch_size", results.BatchSize);
+            if (results.ChatTemplate is string template) w.WriteString("chat_template", template);
+            else w.WriteNull("chat_template");
             w.WriteNumber("peak_rss_bytes", results.PeakRssBytes);
             w.WriteEndObject();
         }
@@ -108,7 +112,12 @@ public static class ResultsSchema
             Double(root, "scoring_seconds"),
             root.TryGetProperty("tokens", out var tk) && tk.ValueKind == JsonValueKind.Number ? tk.GetInt64() : 0,
             Double(root, "tokens_per_second"),
-            root.TryGetProperty("peak_rss_bytes", out var rss) && rss.ValueKind == JsonValueKind.Number ? rss.GetInt64() : 0);
+            root.TryGetProperty("peak_rss_bytes", out var rss) && rss.ValueKind == JsonValueKind.Number ? rss.GetInt64() : 0)
+        {
+            RowsPerSecond = Double(root, "rows_per_second"),
+            BatchSize = root.TryGetProperty("batch_size", out var b) && b.ValueKind == JsonValueKind.Number ? b.GetInt32() : 1,
+            ChatTemplate = root.TryGetProperty("chat_template", out var ct) && ct.ValueKind == JsonValueKind.String ? ct.GetString() : null,
+        };
     }
 
     private static int Int(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : 0;

@@ -1,6 +1,6 @@
 namespace LlmMerge.Eval.Scoring;
 
-/// <summary>What one <c>eval</c> run does: which tasks, which outputs, and how rows are scored.</summary>
+/// <summary>What one <c>eval</c> run does: which tasks, which outputs, and how rows are prompted and scored.</summary>
 public sealed record EvalOptions
 {
     /// <summary>Task files: competition CSVs or lm-eval task YAMLs.</summary>
@@ -24,9 +24,30 @@ public sealed record EvalOptions
     /// <summary>Few-shot examples for task YAMLs, over their num_fewshot.</summary>
     public int? NumFewshot { get; init; }
 
-    /// <summary>Most new tokens per generation row.</summary>
-    public int MaxGenLen { get; init; } = GreedyGenerator.DefaultMaxGenLen;
+    /// <summary>Most new tokens per competition-CSV generation row.</summary>
+    public int MaxGenLen { get; init; } = GenerationScorer.DefaultMaxGenLen;
 
     /// <summary>Device the model runs on (recorded in RESULTS.json).</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>
+    /// lm-eval's <c>--apply_chat_template</c>: null renders plain text; "" the tokenizer's chat template; a name one of
+    /// its named templates (or a template file, or a built-in name).
+    /// </summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>Few-shot examples as earlier chat turns; null means lm-eval's default (on with a chat template).</summary>
+    public bool? FewshotAsMultiturn { get; init; }
+
+    /// <summary>lm-eval's <c>--system_instruction</c>: put before the description, in the system message.</summary>
+    public string? SystemInstruction { get; init; }
+
+    /// <summary>Rows per model call: their contexts run in one padded batch (1: one row at a time).</summary>
+    public int BatchSize { get; init; } = DefaultBatchSize;
+
+    /// <summary>Seed of sampled generations (each row and repeat draws from its own stream of it).</summary>
+    public ulong Seed { get; init; } = 1234;
+
+    /// <summary>The rows per batch when none is asked for.</summary>
+    public const int DefaultBatchSize = 16;
 }

@@ -6,7 +6,7 @@ namespace LlmMerge.Eval.Scoring;
 /// <param name="Rows">Rows scored or generated (after --limit).</param>
 /// <param name="MultipleChoiceRows">Rows scored by log-likelihood.</param>
 /// <param name="GenerationRows">Rows answered by generation.</param>
-/// <param name="LabeledRows">Multiple-choice rows with a target: the ones the metrics count.</param>
+/// <param name="LabeledRows">Rows with a target or reference: the ones the metrics count.</param>
 /// <param name="NumFewshot">Few-shot examples per context.</param>
 /// <param name="Chance">The mean of 1/choices over the multiple-choice rows (guessing's accuracy); null without any.</param>
 /// <param name="Metrics">Each of the task's metrics in 0..1, or null when no row has a target.</param>
@@ -44,6 +44,18 @@ public sealed record EvalReport(
     long Tokens,
     long PeakRssBytes)
 {
+    /// <summary>Rows per model call.</summary>
+    public int BatchSize { get; init; } = 1;
+
+    /// <summary>Where the chat template came from, when prompts went through one.</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>Rows scored or generated, over all tasks.</summary>
+    public int Rows => Tasks.Sum(t => t.Rows);
+
+    /// <summary>Rows per second of scoring time.</summary>
+    public double RowsPerSecond => ScoringSeconds > 0 ? Rows / ScoringSeconds : 0;
+
     /// <summary>Tokens per second of scoring time.</summary>
     public double TokensPerSecond => ScoringSeconds > 0 ? Tokens / ScoringSeconds : 0;
 }

@@ -1,17 +1,21 @@
 using System.Diagnostics;
+using System.Globalization;
 using LlmMerge.Core;
 using LlmMerge.Core.IO;
+using LlmMerge.Eval.Chat;
+using LlmMerge.Eval.Scoring.Metrics;
 using LlmMerge.Eval.Tasks;
 using LlmMerge.Modeling;
-using LlmMerge.Modeling.Sources;
 using LlmMerge.Tokenizers;
 
 namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
-/// Runs an evaluation: loads every task first (so bad input fails before the model loads), then the tokenizer and
-/// the model, scores multiple-choice rows and generates for generation rows in file order, and writes
-/// RESULTS.json, SAMPLES.jsonl and the submission CSV, each renamed into place only when the run succeeds.
+/// Runs an evaluation: loads every task, the tokenizer and the chat template, and renders and encodes every row
+/// first (so bad input fails before the model loads); then loads the model, scores each task's rows in batches of
+/// <see cref="EvalOptions.BatchSize"/> rows sorted by length (multiple-choice contexts together, their choices
+/// against the cached contexts; generations decoded together), computes the metrics, and writes RESULTS.json,
+/// SAMPLES.jsonl and the submission CSV in file order, each renamed into place only when the run succeeds.
 /// </summary>
 public sealed class EvalRunner
 {
@@ -23,13 +27,14 @@ public sealed class EvalRunner
         _loadModel = loadModel;
     }
 
-    /// <summary>Evaluates the model in <paramref name="modelDir"/> as <paramref name="options"/> say; progress after each row.</summary>
+    /// <summary>Evaluates the model in <paramref name="modelDir"/> as <paramref name="options"/> say; progress after each batch.</summary>
     public EvalReport Run(string modelDir, EvalOptions options, IProgress<EvalProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var wall = Stopwatch.StartNew();
         if (options.Tasks.Count == 0) throw new LlmMergeException("no tasks given; pass --tasks FILE[,FILE...].");
         if (options.Limit is <= 0) throw new LlmMergeException($"--limit must be at least 1 (got {options.Limit}).");
+        if (options.BatchSize < 1) throw new LlmMergeException($"--batch-size must be at least 1 (got {options.BatchSize}).");
 
         var tasks = options.Tasks.Select(t => TaskLoader.Load(t, options.NumFewshot)).ToList();
         foreach (var dup in tasks.GroupBy(t => t.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
@@ -37,7 +42,32 @@ public sealed class EvalRunner
 
         if (!Directory.Exists(modelDir))
             throw new LlmMergeException($"{modelDir}: model folder not found.");
-        HfTokenizer tokenizer = HfTokenizer.FromFolder(TokenizerFolder(modelDir));
+        string tokenizerDir = TokenizerFolder(modelDir);
+        HfTokenizer tokenizer = HfTokenizer.FromFolder(tokenizerDir);
+        ChatTemplate? template = options.ChatTemplate is null ? null : ChatTemplate.Resolve(tokenizer, options.ChatTemplate, tokenizerDir);
+        bool multiturn = options.FewshotAsMultiturn ?? template is not null;
+        if (multiturn && template is null)
+            throw new LlmMergeException("--fewshot-as-multiturn needs --apply-chat-template: few-shot examples become chat turns only in a chat template.");
+        var builder = new PromptBuilder(template, multiturn, options.SystemInstruction);
+        var choices = new MultipleChoiceScorer(tokenizer, options.Scoring);
+        var generations = new GenerationScorer(tokenizer, options.Scoring, options.MaxGenLen, options.Seed, ModelGenerationDefaults.Read(tokenizerDir));
+
+        // Every prompt is rendered and encoded before the model loads: a template that refuses a conversation or a
+        // choice that encodes to nothing stops the run here.
+        var work = tasks.Select(task =>
+        {
+            var rows = options.Limit is int limit ? task.Rows.Take(limit).ToList() : task.Rows.ToList();
+            // With a chat template the continuation carries no delimiter (lm-eval's construct_requests).
+            string delimiter = builder.UsesChatTemplate ? "" : task.TargetDelimiter;
+            var encoded = rows.Select(row =>
+            {
+                string context = builder.Context(row, task);
+                return row.Kind == RowKind.MultipleChoice
+                    ? (object)choices.Encode(row, context, delimiter)
+                    : generations.Encode(row, task, context);
+            }).ToList();
+            return (Task: task, Rows: rows, Encoded: encoded);
+        }).ToList();
 
         using AtomicFile? samples = options.SamplesPath is null ? null : new AtomicFile(options.SamplesPath);
         var submission = new List<(string Id, string Prediction)>();
@@ -46,60 +76,54 @@ public sealed class EvalRunner
         var scoring = new Stopwatch();
         using (ICausalLanguageModel model = _loadModel(modelDir))
         {
-            var scorer = new MultipleChoiceScorer(model, tokenizer, options.Scoring);
-            var generator = new GreedyGenerator(model, tokenizer, options.Scoring, options.MaxGenLen);
             scoring.Start();
-            foreach (EvalTask task in tasks)
+            foreach (var (task, rows, encoded) in work)
             {
-                var rows = options.Limit is int limit ? task.Rows.Take(limit).ToList() : task.Rows.ToList();
-                int labeled = 0, correct = 0, correctNorm = 0, mc = 0, gen = 0;
-                double guess = 0;
                 var clock = Stopwatch.StartNew();
+                int done = 0;
+                void Done(int n)
+                {
+                    done += n;
+                    progress?.Report(new EvalProgress(task.Name, done, rows.Count, clock.Elapsed));
+                }
+
+                var mc = ScoreChoices(model, choices, encoded, options.BatchSize, Done);
+                var gen = Generate(model, generations, encoded, options.BatchSize, Done);
+                var metrics = new TaskMetrics(task);
                 for (int i = 0; i < rows.Count; i++)
                 {
                     EvalRow row = rows[i];
-                    if (row.Kind == RowKind.MultipleChoice)
+                    if (mc.TryGetValue(i, out ChoiceScores? s))
                     {
-                        ChoiceScores s = scorer.Score(row, task.TargetDelimiter);
                         tokens += s.Tokens;
-                        mc++;
-                        guess += 1.0 / row.Choices.Count;
-                        if (row.Target is int target)
-                        {
-                            labeled++;
-                            if (s.Prediction == target) correct++;
-                            if (s.PredictionNorm == target) correctNorm++;
-                        }
-
+                        metrics.AddChoice(row, s);
                         samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s));
-                        submission.Add((row.Id, s.Prediction.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                        submission.Add((row.Id, s.Prediction.ToString(CultureInfo.InvariantCulture)));
                     }
                     else
                     {
-                        var (text, used) = generator.Generate(row);
-                        tokens += used;
-                        gen++;
-                        submission.Add((row.Id, text));
+                        var (prepared, responses) = gen[i];
+                        var g = Score(task, row, prepared, responses);
+                        tokens += g.Tokens;
+                        metrics.AddGeneration(row, g);
+                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, prepared, g));
+                        submission.Add((row.Id, g.Prediction switch
+                        {
+                            int index => index.ToString(CultureInfo.InvariantCulture),
+                            string text => text,
+                            _ => "-1",
+                        }));
                     }
-
-                    progress?.Report(new EvalProgress(task.Name, i + 1, rows.Count, clock.Elapsed));
                 }
 
-                var metrics = new Dictionary<string, double?>(StringComparer.Ordinal);
-                foreach (string m in task.Metrics)
-                {
-                    int hits = m == MetricNames.Acc ? correct : correctNorm;
-                    metrics[m] = labeled > 0 ? (double)hits / labeled : null;
-                }
-
-                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, mc > 0 ? guess / mc : null, metrics));
+                results.Add(metrics.Result(rows.Count));
             }
 
             scoring.Stop();
         }
 
         var average = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string metric in new[] { MetricNames.Acc, MetricNames.AccNorm })
+        foreach (string metric in results.SelectMany(r => r.Metrics.Keys).Distinct(StringComparer.Ordinal))
         {
             var values = results.Select(r => r.Metrics.GetValueOrDefault(metric)).OfType<double>().ToList();
             if (values.Count > 0) average[metric] = values.Average();
@@ -115,10 +139,118 @@ public sealed class EvalRunner
 
         samples?.Commit();
         var report = new EvalReport(Path.GetFullPath(modelDir), options.Scoring, options.Device, options.Limit, results, average,
-            wall.Elapsed.TotalSeconds, scoring.Elapsed.TotalSeconds, tokens, PeakMemory.Bytes());
+            wall.Elapsed.TotalSeconds, scoring.Elapsed.TotalSeconds, tokens, PeakMemory.Bytes()) { BatchSize = options.BatchSize, ChatTemplate = template?.Where };
         AtomicFile.WriteAllText(options.OutputPath, ResultsJson.Results(report));
         return report;
     }
+
+    // Multiple-choice rows, longest context first (as lm-eval orders its requests), batch by batch.
+    private static Dictionary<int, ChoiceScores> ScoreChoices(ICausalLanguageModel model, MultipleChoiceScorer scorer, List<object> encoded, int batchSize, Action<int> done)
+    {
+        var rows = encoded.Select((e, i) => (Encoded: e as EncodedChoices, Index: i)).Where(x => x.Encoded is not null)
+            .Select(x => (Prepared: scorer.Fit(x.Encoded!, model.MaxSequenceLength), x.Index))
+            .OrderByDescending(x => x.Prepared.Requests.Count == 0 ? 0 : x.Prepared.Requests.Max(r => r.Context.Count))
+            .ThenBy(x => x.Index)
+            .ToList();
+        var scores = new Dictionary<int, ChoiceScores>();
+        foreach (var batch in rows.Chunk(batchSize))
+        {
+            var requests = batch.SelectMany(b => b.Prepared.Requests).ToList();
+            var all = requests.Count == 0 ? [] : model.ScoreBatch(requests);
+            int at = 0;
+            foreach (var (prepared, index) in batch)
+            {
+                scores[index] = MultipleChoiceScorer.Finish(prepared, all.Skip(at).Take(prepared.Requests.Count).ToList());
+                at += prepared.Requests.Count;
+            }
+
+            done(batch.Length);
+        }
+
+        return scores;
+    }
+
+    // Generation rows, longest prompt first, each row's repeats beside it in the batch.
+    private static Dictionary<int, (PreparedGeneration Prepared, IReadOnlyList<string> Responses)> Generate(
+        ICausalLanguageModel model, GenerationScorer scorer, List<object> encoded, int batchSize, Action<int> done)
+    {
+        var rows = encoded.Select((e, i) => (Encoded: e as EncodedPrompt, Index: i)).Where(x => x.Encoded is not null)
+            .Select(x => (Prepared: scorer.Fit(x.Encoded!, model.MaxSequenceLength), x.Index))
+            .OrderByDescending(x => x.Prepared.PromptTokens)
+            .ThenBy(x => x.Index)
+            .ToList();
+        var outputs = new Dictionary<int, (PreparedGeneration, IReadOnlyList<string>)>();
+        foreach (var batch in rows.Chunk(batchSize))
+        {
+            var requests = batch.SelectMany(b => b.Prepared.Requests).Where(r => r.MaxNewTokens > 0).ToList();
+            var generated = requests.Count == 0 ? [] : model.Generate(requests);
+            int at = 0;
+            foreach (var (prepared, index) in batch)
+            {
+                var mine = prepared.Requests.Select(r => r.MaxNewTokens > 0 ? generated[at++] : (IReadOnlyList<int>)[]).ToList();
+                var texts = scorer.Finish(prepared, mine);
+                outputs[index] = (prepared with { Generated = mine }, texts);
+            }
+
+            done(batch.Length);
+        }
+
+        return outputs;
+    }
+
+    // The row's answers (one per filter chain), its prediction and metric values.
+    private static GenerationScores Score(EvalTask task, EvalRow row, PreparedGeneration prepared, IReadOnlyList<string> responses)
+    {
+        long tokens = prepared.PromptTokens + prepared.Generated.Sum(g => (long)g.Count);
+        var refs = row.References;
+        if (!task.IsGenerateUntil)
+        {
+            // The competition CSV's generation rows: the text as generated, ROUGE against the reference.
+            string text = responses.Count > 0 ? responses[0] : "";
+            var m = new Dictionary<string, double>(StringComparer.Ordinal);
+            if (refs.Count > 0)
+            {
+                foreach (var spec in task.MetricSpecs.Where(s => s.Name == MetricNames.Rouge))
+                {
+                    foreach (string type in spec.RougeTypes ?? RougeTypes)
+                        m[type] = refs.Max(r => RougeScore.Compute(type, r, text, spec.UseStemmer).FMeasure);
+                }
+            }
+
+            return new GenerationScores(responses, [("none", text)], text, m, tokens, prepared.Truncated);
+        }
+
+        var filtered = task.Filters.Select(f => (f.Name, AnswerFilters.Apply(f, responses))).ToList();
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        bool labeled = refs.Count > 0;
+        foreach (var (chain, answer) in filtered)
+        {
+            foreach (MetricSpec spec in task.MetricSpecs)
+            {
+                if (!labeled) break;
+                switch (spec.Name)
+                {
+                    case MetricNames.ExactMatch:
+                        metrics[$"{MetricNames.ExactMatch},{chain}"] = ExactMatch.Score(answer, refs, spec);
+                        break;
+                    case MetricNames.Rouge:
+                        foreach (string type in spec.RougeTypes ?? RougeTypes)
+                            metrics[$"{type},{chain}"] = refs.Max(r => RougeScore.Compute(type, r, answer, spec.UseStemmer).FMeasure);
+                        break;
+                    case MetricNames.Acc when row.Target is int target:
+                        metrics[$"{MetricNames.Acc},{chain}"] = ChoiceAnswer.Index(answer, row.Choices) == target ? 1 : 0;
+                        break;
+                }
+            }
+        }
+
+        if (metrics.TryGetValue($"{MetricNames.Acc},{filtered[0].Name}", out double acc)) metrics[MetricNames.Acc] = acc;
+        object? prediction = row.Choices.Count > 0 ? ChoiceAnswer.Index(filtered[0].Item2, row.Choices) : filtered[0].Item2;
+        return new GenerationScores(responses, filtered, prediction, metrics, tokens, prepared.Truncated);
+    }
+
+    /// <summary>Hugging Face evaluate's rouge_types default.</summary>
+    private static readonly string[] RougeTypes = ["rouge1", "rouge2", "rougeL", "rougeLsum"];
 
     /// <summary>Where the tokenizer of <paramref name="modelDir"/> lives: the folder itself, or a LoRA adapter's base (PEFT saves no tokenizer with an adapter unless asked).</summary>
     private static string TokenizerFolder(string modelDir)
@@ -128,5 +260,74 @@ public sealed class EvalRunner
             return modelDir;
         using var resolver = new LlmMerge.Modeling.Sources.ModelResolver([Directory.GetCurrentDirectory()]);
         return resolver.Source(new LlmMerge.Core.Recipes.ModelReference(modelDir)).Directory;
+    }
+
+    /// <summary>A task's metrics accumulated row by row: means over the rows that have a reference.</summary>
+    private sealed class TaskMetrics(EvalTask task)
+    {
+        private readonly Dictionary<string, (double Sum, int Count)> _sums = new(StringComparer.Ordinal);
+        private int _mc, _gen, _labeled;
+        private double _guess;
+
+        public void AddChoice(EvalRow row, ChoiceScores s)
+        {
+            _mc++;
+            _guess += 1.0 / row.Choices.Count;
+            if (row.Target is not int target) return;
+            _labeled++;
+            foreach (var spec in task.MetricSpecs)
+            {
+                switch (spec.Name)
+                {
+                    case MetricNames.Acc: Add(spec.Name, s.Prediction == target ? 1 : 0); break;
+                    case MetricNames.AccNorm: Add(spec.Name, s.PredictionNorm == target ? 1 : 0); break;
+                    // lm-eval's exact_match of a multiple-choice row: the gold choice is what greedy decoding would write.
+                    case MetricNames.ExactMatch: Add(spec.Name, s.IsGreedy.Count > target && s.IsGreedy[target] ? 1 : 0); break;
+                }
+            }
+        }
+
+        public void AddGeneration(EvalRow row, GenerationScores g)
+        {
+            _gen++;
+            if (g.Metrics.Count > 0) _labeled++;
+            foreach (var (k, v) in g.Metrics) Add(k, v);
+        }
+
+        private void Add(string key, double value)
+        {
+            var (sum, count) = _sums.GetValueOrDefault(key);
+            _sums[key] = (sum + value, count + 1);
+        }
+
+        public TaskResult Result(int rows)
+        {
+            // The task's declared metrics, null when no row could be scored; then what the rows added (the CSV's ROUGE).
+            var keys = new List<string>();
+            if (!task.IsGenerateUntil)
+            {
+                keys.AddRange(task.Metrics);
+            }
+            else
+            {
+                if (task.MetricSpecs.Any(s => s.Name == MetricNames.Acc)) keys.Add(MetricNames.Acc);
+                foreach (var chain in task.Filters)
+                {
+                    foreach (var spec in task.MetricSpecs)
+                    {
+                        if (spec.Name == MetricNames.Rouge) keys.AddRange((spec.RougeTypes ?? RougeTypes).Select(t => $"{t},{chain.Name}"));
+                        else keys.Add($"{spec.Name},{chain.Name}");
+                    }
+                }
+            }
+
+            var metrics = new Dictionary<string, double?>(StringComparer.Ordinal);
+            foreach (string key in keys.Concat(_sums.Keys.Order(StringComparer.Ordinal)))
+            {
+                if (!metrics.ContainsKey(key)) metrics[key] = _sums.TryGetValue(key, out var v) ? v.Sum / v.Count : null;
+            }
+
+            return new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows, _mc, _gen, _labeled, task.NumFewshot, _mc > 0 ? _guess / _mc : null, metrics);
+        }
     }
 }

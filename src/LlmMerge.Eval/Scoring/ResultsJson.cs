@@ -30,7 +30,12 @@ public static class ResultsJson
             report.ScoringSeconds,
             report.Tokens,
             report.TokensPerSecond,
-            report.PeakRssBytes));
+            report.PeakRssBytes)
+        {
+            RowsPerSecond = report.RowsPerSecond,
+            BatchSize = report.BatchSize,
+            ChatTemplate = report.ChatTemplate,
+        });
     }
 
     /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break).</summary>
@@ -69,9 +74,117 @@ public static class ResultsJson
             }
 
             w.WriteBoolean("truncated", scores.Truncated);
+
+            // lm-eval's logged arguments: per choice the context exactly as the model got it and the continuation.
+            w.WriteStartObject("arguments");
+            for (int i = 0; i < scores.Arguments.Count; i++)
+            {
+                w.WriteStartObject($"gen_args_{i}");
+                w.WriteString("arg_0", scores.Arguments[i].Context);
+                w.WriteString("arg_1", scores.Arguments[i].Continuation);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
             w.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>
+    /// One SAMPLES.jsonl line for a generation row (no line break): lm-eval's logged sample fields (arguments: the
+    /// prompt as rendered and the generation kwargs; resps; filtered_resps per filter chain; the row's metrics), the
+    /// prediction and the target.
+    /// </summary>
+    public static string Sample(string task, EvalRow row, PreparedGeneration prepared, GenerationScores scores)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        ArgumentNullException.ThrowIfNull(prepared);
+        ArgumentNullException.ThrowIfNull(scores);
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, Compact))
+        {
+            w.WriteStartObject();
+            w.WriteString("task", task);
+            w.WriteString("id", row.Id);
+            if (row.Choices.Count > 0)
+            {
+                w.WriteStartArray("choices");
+                foreach (string c in row.Choices) w.WriteStringValue(c);
+                w.WriteEndArray();
+            }
+
+            w.WriteStartObject("arguments");
+            w.WriteStartObject("gen_args_0");
+            w.WriteString("arg_0", prepared.Encoded.Context);
+            w.WritePropertyName("arg_1");
+            WriteValue(w, prepared.Encoded.Task.Generation?.Arguments ?? new Dictionary<string, object?>
+            {
+                ["until"] = new List<object?>(),
+                ["max_gen_toks"] = (long)(prepared.Requests.Count > 0 ? prepared.Requests[0].MaxNewTokens : 0),
+                ["do_sample"] = false,
+            });
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteStartArray("resps");
+            foreach (string r in scores.Responses) w.WriteStringValue(r);
+            w.WriteEndArray();
+            w.WriteStartObject("filtered_resps");
+            foreach (var (chain, answer) in scores.Filtered) w.WriteString(chain, answer);
+            w.WriteEndObject();
+            switch (scores.Prediction)
+            {
+                case int index: w.WriteNumber("prediction", index); break;
+                case string text: w.WriteString("prediction", text); break;
+                default: w.WriteNull("prediction"); break;
+            }
+
+            if (row.Target is int target) w.WriteNumber("target", target);
+            else if (row.TargetTexts is { } many)
+            {
+                w.WriteStartArray("target");
+                foreach (string t in many) w.WriteStringValue(t);
+                w.WriteEndArray();
+            }
+            else if (row.TargetText is string text) w.WriteString("target", text);
+            else w.WriteNull("target");
+            w.WriteStartObject("metrics");
+            foreach (var (name, value) in scores.Metrics) w.WriteNumber(name, value);
+            w.WriteEndObject();
+            w.WriteBoolean("truncated", scores.Truncated);
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteValue(Utf8JsonWriter w, object? value)
+    {
+        switch (value)
+        {
+            case null: w.WriteNullValue(); break;
+            case bool b: w.WriteBooleanValue(b); break;
+            case long l: w.WriteNumberValue(l); break;
+            case int i: w.WriteNumberValue(i); break;
+            case double d: w.WriteNumberValue(d); break;
+            case string s: w.WriteStringValue(s); break;
+            case IReadOnlyDictionary<string, object?> d:
+                w.WriteStartObject();
+                foreach (var (k, v) in d)
+                {
+                    w.WritePropertyName(k);
+                    WriteValue(w, v);
+                }
+
+                w.WriteEndObject();
+                break;
+            case System.Collections.IEnumerable list:
+                w.WriteStartArray();
+                foreach (object? item in list) WriteValue(w, item);
+                w.WriteEndArray();
+                break;
+            default: w.WriteStringValue(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+        }
     }
 }

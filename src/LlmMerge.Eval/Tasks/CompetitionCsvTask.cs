@@ -75,7 +75,11 @@ public static class CompetitionCsvTask
                 throw new LlmMergeException($"{row.Source}: id {row.Id} appears twice; a submission needs each id once.");
         }
 
-        return new EvalTask(Path.GetFileNameWithoutExtension(path), path, " ", [MetricNames.Acc, MetricNames.AccNorm], 0, rows);
+        // Generation rows with a reference are scored by ROUGE F-measure (Hugging Face evaluate's "rouge", no stemming).
+        return new EvalTask(Path.GetFileNameWithoutExtension(path), path, " ", [MetricNames.Acc, MetricNames.AccNorm], 0, rows)
+        {
+            MetricSpecs = [new MetricSpec(MetricNames.Acc), new MetricSpec(MetricNames.AccNorm), new MetricSpec(MetricNames.Rouge, RougeTypes: ["rouge1", "rouge2", "rougeL"])],
+        };
     }
 
     // pandas reads an empty field and the text "None" (among others) as NaN; the starter kit drops such answer_choices.

@@ -6,9 +6,10 @@ using YamlDotNet.RepresentationModel;
 namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
-/// The subset of an lm-evaluation-harness task YAML that llmmerge runs: multiple-choice tasks on local
-/// json/csv/parquet files. Keys that would change scores but are not supported are refused by name, so a
-/// task never runs silently differently from lm-eval.
+/// The subset of an lm-evaluation-harness task YAML that llmmerge runs: multiple_choice and generate_until tasks on
+/// local json/csv/parquet files (generation_kwargs, repeats, filter_list, exact_match and rouge as lm-eval at
+/// 4e7e0d47 reads them). Keys that would change scores but are not supported are refused by name, so a task never
+/// runs silently differently from lm-eval.
 /// </summary>
 public sealed record TaskConfig
 {
@@ -16,13 +17,13 @@ public sealed record TaskConfig
     [
         "task", "dataset_path", "dataset_kwargs", "data_files", "dataset_name", "test_split", "validation_split", "training_split",
         "fewshot_split", "doc_to_text", "doc_to_choice", "doc_to_target", "target_delimiter", "fewshot_delimiter", "num_fewshot",
-        "fewshot_config", "description", "metric_list", "output_type",
+        "fewshot_config", "description", "metric_list", "output_type", "generation_kwargs", "repeats", "filter_list",
     ];
 
     // Keys that name, group or describe a task without changing a single score.
     private static readonly string[] Descriptive =
     [
-        "tag", "group", "group_alias", "task_alias", "metadata", "should_decontaminate", "doc_to_decontamination_query", "repeats",
+        "tag", "group", "group_alias", "task_alias", "metadata", "should_decontaminate", "doc_to_decontamination_query",
     ];
 
     /// <summary>The task's name (<c>task</c>).</summary>
@@ -52,8 +53,8 @@ public sealed record TaskConfig
     /// <summary><c>doc_to_text</c>: a field name or a template (string).</summary>
     public required object DocToText { get; init; }
 
-    /// <summary><c>doc_to_choice</c>: a field name, a template rendering a list literal, or a list of templates.</summary>
-    public required object DocToChoice { get; init; }
+    /// <summary><c>doc_to_choice</c>: a field name, a template rendering a list literal, or a list of templates; null for a generate_until task without choices.</summary>
+    public object? DocToChoice { get; init; }
 
     /// <summary><c>doc_to_target</c>: a field name, a template, or an integer index.</summary>
     public required object DocToTarget { get; init; }
@@ -73,8 +74,23 @@ public sealed record TaskConfig
     /// <summary><c>fewshot_config.sampler</c>: default (seeded random draw) or first_n.</summary>
     public string FewshotSampler { get; init; } = "default";
 
-    /// <summary>The metrics of <c>metric_list</c> (default acc and acc_norm, lm-eval's for multiple choice).</summary>
+    /// <summary>The metrics of <c>metric_list</c> (default acc and acc_norm for multiple_choice, exact_match for generate_until, as lm-eval).</summary>
     public IReadOnlyList<string> Metrics { get; init; } = [MetricNames.Acc, MetricNames.AccNorm];
+
+    /// <summary>The metrics with their options.</summary>
+    public IReadOnlyList<MetricSpec> MetricSpecs { get; init; } = [new(MetricNames.Acc), new(MetricNames.AccNorm)];
+
+    /// <summary><c>output_type</c>: multiple_choice or generate_until (lm-eval's default).</summary>
+    public string OutputType { get; init; } = "multiple_choice";
+
+    /// <summary>generate_until's <c>generation_kwargs</c> (lm-eval's defaults when absent); null for multiple_choice.</summary>
+    public GenerationConfig? Generation { get; init; }
+
+    /// <summary><c>repeats</c>: generations per row (generate_until only).</summary>
+    public int Repeats { get; init; } = 1;
+
+    /// <summary><c>filter_list</c>, or lm-eval's "none" chain (take_first).</summary>
+    public IReadOnlyList<FilterChain> Filters { get; init; } = [FilterChain.None];
 
     /// <summary>Reads and checks the YAML at <paramref name="path"/>.</summary>
     public static TaskConfig Load(string path)
@@ -100,12 +116,7 @@ public sealed record TaskConfig
         {
             string key = ((YamlScalarNode)k).Value ?? "";
             RefuseFunctions(v, path, key);
-            if (Descriptive.Contains(key))
-            {
-                if (key == "repeats" && Plain(v, path, key) is long r && r != 1)
-                    throw Error(path, v, $"repeats: {r} is not supported (only 1).");
-                continue;
-            }
+            if (Descriptive.Contains(key)) continue;
 
             if (!Supported.Contains(key))
             {
@@ -113,7 +124,7 @@ public sealed record TaskConfig
                 {
                     "include" => " Copy the included file's keys into this one.",
                     "process_docs" or "process_results" => " It runs Python; llmmerge cannot.",
-                    "filter_list" or "generation_kwargs" => " Only multiple_choice tasks are supported.",
+                    "gen_prefix" => " A prefix for the answer is not supported.",
                     _ => "",
                 };
                 throw Error(path, k, $"key '{key}' is not supported by llmmerge's task YAML.{hint} Supported: {string.Join(", ", Supported)}.");
@@ -125,9 +136,35 @@ public sealed record TaskConfig
         string? Str(string key) => keys.TryGetValue(key, out var n) ? ScalarString(n, path, key) : null;
 
         string task = Str("task") ?? throw new LlmMergeException($"{path}: 'task' (the task's name) is missing.");
-        string outputType = Str("output_type") ?? (keys.ContainsKey("doc_to_choice") ? "multiple_choice" : "generate_until");
-        if (outputType != "multiple_choice")
-            throw new LlmMergeException($"{path}: output_type '{outputType}' is not supported; llmmerge's task YAML runs multiple_choice tasks (with doc_to_choice).");
+        // lm-eval's TaskConfig defaults output_type to generate_until.
+        string outputType = Str("output_type") ?? "generate_until";
+        if (outputType is not ("multiple_choice" or "generate_until"))
+            throw Error(path, keys["output_type"], $"output_type '{outputType}' is not supported; llmmerge runs multiple_choice and generate_until tasks.");
+        bool generate = outputType == "generate_until";
+        if (!generate)
+        {
+            foreach (string key in new[] { "generation_kwargs", "filter_list" })
+            {
+                if (keys.TryGetValue(key, out var misplaced))
+                    throw Error(path, misplaced, $"{key} applies to generate_until tasks; this task is multiple_choice.");
+            }
+        }
+
+        int repeats = 1;
+        if (keys.TryGetValue("repeats", out var rp))
+        {
+            repeats = Plain(rp, path, "repeats") is long r && r >= 1 && r <= 1000 ? (int)r : throw Error(path, rp, "repeats must be a whole number from 1 to 1000.");
+            if (repeats > 1 && !generate) throw Error(path, rp, $"repeats: {repeats} applies to generate_until tasks; a multiple_choice row scores the same every time.");
+        }
+
+        string fewshotDelimiter = Str("fewshot_delimiter") ?? "\n\n";
+        GenerationConfig? generation = !generate ? null
+            : keys.TryGetValue("generation_kwargs", out var gk) ? TaskGenerationKeys.ReadGenerationKwargs(gk, path, fewshotDelimiter)
+            : GenerationConfig.Default(fewshotDelimiter);
+        List<FilterChain> filters = generate && keys.TryGetValue("filter_list", out var fl) ? TaskGenerationKeys.ReadFilterList(fl, path) : [FilterChain.None];
+        bool hasChoices = keys.ContainsKey("doc_to_choice");
+        List<MetricSpec> metrics = keys.TryGetValue("metric_list", out var ml) ? ReadMetrics(ml, path, generate, hasChoices)
+            : generate ? [new MetricSpec(MetricNames.ExactMatch)] : [new MetricSpec(MetricNames.Acc), new MetricSpec(MetricNames.AccNorm)];
         if (keys.TryGetValue("dataset_name", out var dn) && Plain(dn, path, "dataset_name") is not null)
             throw Error(path, dn, "dataset_name selects a Hub dataset's configuration; local files take none. Remove it, or point dataset_path/data_files at the files.");
 
@@ -179,21 +216,26 @@ public sealed record TaskConfig
             TrainingSplit = Str("training_split"),
             FewshotSplit = Str("fewshot_split"),
             DocToText = Spec(keys, "doc_to_text", path, allowList: false),
-            DocToChoice = Spec(keys, "doc_to_choice", path, allowList: true),
+            DocToChoice = generate && !hasChoices ? null : Spec(keys, "doc_to_choice", path, allowList: true),
             DocToTarget = Spec(keys, "doc_to_target", path, allowList: false),
             TargetDelimiter = Str("target_delimiter") ?? " ",
-            FewshotDelimiter = Str("fewshot_delimiter") ?? "\n\n",
+            FewshotDelimiter = fewshotDelimiter,
             Description = Str("description") ?? "",
             NumFewshot = numFewshot,
             FewshotSampler = sampler,
-            Metrics = keys.TryGetValue("metric_list", out var ml) ? ReadMetrics(ml, path) : [MetricNames.Acc, MetricNames.AccNorm],
+            Metrics = metrics.Select(m => m.Name).ToList(),
+            MetricSpecs = metrics,
+            OutputType = outputType,
+            Generation = generation,
+            Repeats = repeats,
+            Filters = filters,
         };
     }
 
     private static object Spec(Dictionary<string, YamlNode> keys, string key, string path, bool allowList)
     {
         if (!keys.TryGetValue(key, out var node))
-            throw new LlmMergeException($"{path}: '{key}' is missing; a multiple_choice task needs doc_to_text, doc_to_choice and doc_to_target.");
+            throw new LlmMergeException($"{path}: '{key}' is missing; a multiple_choice task needs doc_to_text, doc_to_choice and doc_to_target, a generate_until task doc_to_text and doc_to_target.");
         if (node is YamlSequenceNode seq)
         {
             if (!allowList) throw Error(path, node, $"{key} as a list is not supported; give a field name, a template or an integer.");
@@ -215,34 +257,48 @@ public sealed record TaskConfig
         };
     }
 
-    private static List<string> ReadMetrics(YamlNode node, string path)
+    private static List<MetricSpec> ReadMetrics(YamlNode node, string path, bool generate, bool hasChoices)
     {
         if (node is not YamlSequenceNode seq) throw Error(path, node, "metric_list must be a list of {metric: ...} entries.");
-        var metrics = new List<string>();
+        string[] allowed = generate
+            ? hasChoices ? [MetricNames.ExactMatch, MetricNames.Rouge, MetricNames.Acc] : [MetricNames.ExactMatch, MetricNames.Rouge]
+            : [MetricNames.Acc, MetricNames.AccNorm, MetricNames.ExactMatch];
+        var metrics = new List<MetricSpec>();
         foreach (YamlNode item in seq.Children)
         {
             if (item is not YamlMappingNode m) throw Error(path, item, "each metric_list entry must be a mapping with 'metric'.");
             string? metric = null;
+            var options = new List<(string, object?, YamlNode)>();
             foreach (var (k, v) in m.Children)
             {
                 string name = ((YamlScalarNode)k).Value ?? "";
-                string? value = ScalarString(v, path, $"metric_list.{name}");
+                object? value = TaskGenerationKeys.Value(v, path, $"metric_list.{name}");
                 switch (name)
                 {
                     case "metric":
-                        metric = value;
+                        metric = value as string;
                         break;
-                    case "aggregation" when value == "mean":
-                    case "higher_is_better" when value is "true" or "True":
+                    case "aggregation" when value is "mean":
+                    case "higher_is_better" when value is true:
                         break;
+                    case "aggregation" or "higher_is_better" or "hf_evaluate":
+                        throw Error(path, k, $"metric_list: '{name}: {PythonLiteral.ToStr(value)}' is not supported (metrics are aggregated by mean, higher is better).");
                     default:
-                        throw Error(path, k, $"metric_list: '{name}: {value}' is not supported (metrics are acc and acc_norm, aggregated by mean, higher is better).");
+                        options.Add((name, value, v));
+                        break;
                 }
             }
 
-            if (metric is not (MetricNames.Acc or MetricNames.AccNorm))
-                throw Error(path, item, $"metric '{metric}' is not supported; llmmerge computes acc and acc_norm.");
-            if (!metrics.Contains(metric)) metrics.Add(metric);
+            if (metric is null || !allowed.Contains(metric))
+            {
+                string why = generate && metric == MetricNames.Acc ? " (acc of a generate_until task needs doc_to_choice, to map each answer to a choice)" : "";
+                throw Error(path, item, $"metric '{metric}' is not supported for a {(generate ? "generate_until" : "multiple_choice")} task{why}; llmmerge computes {string.Join(", ", allowed)}.");
+            }
+
+            if (metric is MetricNames.Acc or MetricNames.AccNorm && options.Count > 0)
+                throw Error(path, options[0].Item3, $"metric_list: {metric} takes no option '{options[0].Item1}'.");
+            if (metrics.Any(x => x.Name == metric)) continue;
+            metrics.Add(TaskGenerationKeys.ReadMetric(metric, options, path));
         }
 
         if (metrics.Count == 0) throw Error(path, node, "metric_list is empty.");

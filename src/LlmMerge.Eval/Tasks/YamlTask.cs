@@ -4,9 +4,11 @@ using LlmMerge.Core;
 namespace LlmMerge.Eval.Tasks;
 
 /// <summary>
-/// Builds a multiple-choice task from an lm-eval task YAML: each record of the scored split (test_split, else
-/// validation_split) becomes a row whose context is description + few-shot examples + doc_to_text, with
-/// doc_to_text, doc_to_choice and doc_to_target read as lm-eval's ConfigurableTask reads them.
+/// Builds a task from an lm-eval task YAML: each record of the scored split (test_split, else validation_split)
+/// becomes a row whose context is description + few-shot examples + doc_to_text, laid out as lm-eval's
+/// fewshot_context and build_qa_turn do (lm_eval/api/task.py at 4e7e0d47), with doc_to_text, doc_to_choice and
+/// doc_to_target read as its ConfigurableTask reads them. generate_until rows keep their reference (doc_to_target,
+/// or the gold choice's text when the task has doc_to_choice, as lm-eval's process_results takes it).
 /// </summary>
 public static class YamlTask
 {
@@ -35,31 +37,66 @@ public static class YamlTask
         }
 
         var reader = new DocReader(config);
+        var description = DocTemplate.HasMarkup(config.Description) ? DocTemplate.Parse(config.Description, $"{path}: description") : null;
         var sampler = new FewshotSampler(fewshotDocs.Count, config.FewshotSampler == "first_n");
+        bool generate = config.Generation is not null;
         var rows = new List<EvalRow>(docs.Count);
         for (int i = 0; i < docs.Count; i++)
         {
             TaskDoc doc = docs[i];
-            var context = new System.Text.StringBuilder(config.Description);
+            string desc = description?.Render(doc) ?? config.Description;
+            var examples = new List<FewshotExample>();
             if (shots > 0)
             {
                 foreach (int e in sampler.Draw(shots, sameSplit ? i : null))
-                {
-                    TaskDoc example = fewshotDocs[e];
-                    context.Append(reader.Text(example));
-                    string target = reader.TargetText(example);
-                    if (target.Length > 0) context.Append(config.TargetDelimiter).Append(target);
-                    context.Append(config.FewshotDelimiter);
-                }
+                    examples.Add(new FewshotExample(reader.Text(fewshotDocs[e]), reader.TargetText(fewshotDocs[e])));
             }
 
-            context.Append(reader.Text(doc));
-            IReadOnlyList<string> choices = reader.Choices(doc);
-            int gold = reader.Gold(doc, choices);
-            rows.Add(new EvalRow(i.ToString(CultureInfo.InvariantCulture), context.ToString(), choices, gold, null, RowKind.MultipleChoice, doc.Source));
+            string question = reader.Text(doc);
+            var context = new System.Text.StringBuilder(desc);
+            foreach (var (q, a) in examples)
+            {
+                // build_qa_turn: the target delimiter and the few-shot delimiter only around an answer.
+                context.Append(q);
+                if (a.Length > 0) context.Append(config.TargetDelimiter).Append(a).Append(config.FewshotDelimiter);
+            }
+
+            context.Append(question);
+            string id = i.ToString(CultureInfo.InvariantCulture);
+            EvalRow row;
+            if (!generate)
+            {
+                IReadOnlyList<string> choices = reader.Choices(doc);
+                row = new EvalRow(id, context.ToString(), choices, reader.Gold(doc, choices), null, RowKind.MultipleChoice, doc.Source);
+            }
+            else if (config.DocToChoice is not null)
+            {
+                IReadOnlyList<string> choices = reader.Choices(doc);
+                int gold = reader.Gold(doc, choices);
+                row = new EvalRow(id, context.ToString(), choices, gold, choices[gold], RowKind.Generation, doc.Source);
+            }
+            else
+            {
+                object? target = reader.Target(doc);
+                row = target is List<object?> many
+                    ? new EvalRow(id, context.ToString(), [], null, many.Count > 0 ? PythonLiteral.ToStr(many[0]) : null, RowKind.Generation, doc.Source)
+                    {
+                        TargetTexts = many.Select(PythonLiteral.ToStr).ToList(),
+                    }
+                    : new EvalRow(id, context.ToString(), [], null, PythonLiteral.ToStr(target), RowKind.Generation, doc.Source);
+            }
+
+            rows.Add(row with { Description = desc, Examples = examples, Question = question });
         }
 
-        return new EvalTask(config.Task, path, config.TargetDelimiter, config.Metrics, shots, rows);
+        return new EvalTask(config.Task, path, config.TargetDelimiter, config.Metrics, shots, rows)
+        {
+            FewshotDelimiter = config.FewshotDelimiter,
+            Generation = config.Generation,
+            Repeats = config.Repeats,
+            Filters = config.Filters,
+            MetricSpecs = config.MetricSpecs,
+        };
     }
 
     private static List<TaskDoc> Split(Dictionary<string, List<TaskDoc>> splits, string name, TaskConfig config, string role) =>
@@ -83,7 +120,7 @@ public static class YamlTask
             _target = new Spec(config.DocToTarget, $"{config.SourcePath}: doc_to_target");
             if (config.DocToChoice is List<string> list)
                 _choiceList = list.Select(t => DocTemplate.Parse(t, $"{config.SourcePath}: doc_to_choice")).ToList();
-            else
+            else if (config.DocToChoice is not null)
                 _choiceSingle = new Spec(config.DocToChoice, $"{config.SourcePath}: doc_to_choice");
         }
 
@@ -135,10 +172,13 @@ public static class YamlTask
             return v;
         }
 
+        // The answer of a few-shot example, as build_qa_turn takes it: a choice by index, the first of several targets, or the text.
         public string TargetText(TaskDoc doc)
         {
             object? t = Target(doc);
             if (t is string s) return s;
+            if (t is List<object?> list) return list.Count > 0 ? PythonLiteral.ToStr(list[0]) : "";
+            if (_choiceList is null && _choiceSingle is null) return PythonLiteral.ToStr(t);
             IReadOnlyList<string> choices = Choices(doc);
             return choices[Gold(doc, choices, t)];
         }

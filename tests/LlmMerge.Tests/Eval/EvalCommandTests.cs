@@ -150,7 +150,9 @@ public class EvalCommandTests
         Assert.That(call, Has.Count.EqualTo(3));
         Assert.That(call.All(c => c.MaxNewTokens == 64), "the starter kit's max_gen_len");
         var rows = CompetitionCsvTask.Load(xsum).Rows;
-        Assert.That(call[0].Prompt, Is.EqualTo(_tok.Encode(rows[0].Context)));
+        // Batched longest prompt first; every row's prompt is asked for once.
+        Assert.That(call.Select(c => string.Join(',', c.Prompt)), Is.EquivalentTo(rows.Take(3).Select(r => string.Join(',', _tok.Encode(r.Context)))));
+        Assert.That(call.Select(c => c.Prompt.Length), Is.Ordered.Descending);
 
         var submission = CsvFile.Parse(File.ReadAllText(_dir["sub.csv"]), "sub");
         Assert.That(submission, Has.Count.EqualTo(4));
@@ -160,7 +162,21 @@ public class EvalCommandTests
         var t = JsonDocument.Parse(File.ReadAllText(_dir["r.json"])).RootElement.GetProperty("tasks").GetProperty("xsum");
         Assert.That(t.GetProperty("generation_rows").GetInt32(), Is.EqualTo(3));
         Assert.That(t.GetProperty("metrics").GetProperty("acc").ValueKind, Is.EqualTo(JsonValueKind.Null), "no labeled multiple-choice rows");
-        Assert.That(File.ReadAllText(_dir["s.jsonl"]), Is.Empty, "samples hold scored rows only");
+        foreach (string rouge in new[] { "rouge1", "rouge2", "rougeL" })
+            Assert.That(t.GetProperty("metrics").GetProperty(rouge).GetDouble(), Is.InRange(0.0, 1.0), rouge);
+
+        // Each generation row is logged with what the model was asked and what it wrote.
+        var samples = File.ReadAllLines(_dir["s.jsonl"]).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(samples, Has.Count.EqualTo(3));
+        for (int i = 0; i < 3; i++)
+        {
+            var args = samples[i].GetProperty("arguments").GetProperty("gen_args_0");
+            Assert.That(args.GetProperty("arg_0").GetString(), Is.EqualTo(rows[i].Context));
+            Assert.That(args.GetProperty("arg_1").GetProperty("max_gen_toks").GetInt32(), Is.EqualTo(64));
+            Assert.That(samples[i].GetProperty("resps")[0].GetString(), Is.EqualTo(" A summary, \"quoted\"\nover two lines."));
+            Assert.That(samples[i].GetProperty("target").GetString(), Is.EqualTo(rows[i].TargetText));
+            Assert.That(samples[i].GetProperty("metrics").GetProperty("rouge1").GetDouble(), Is.InRange(0.0, 1.0));
+        }
     }
 
     [Test]
@@ -168,7 +184,7 @@ public class EvalCommandTests
     {
         File.WriteAllText(_dir["a.csv"], "id,input,target,answer_choices,eval_type\n0,Is the sky blue?,0,\"['yes', 'no']\",multiple_choice\n");
         File.WriteAllLines(_dir["b.jsonl"], ["""{"q": "Is grass red?", "label": 1}""", """{"q": "Is the sky blue?", "label": 0}"""]);
-        File.WriteAllText(_dir["b.yaml"], "task: bee\ndataset_path: b.jsonl\ntest_split: train\ndoc_to_text: \"Question: {{q}}\\nAnswer:\"\ndoc_to_choice: [\"yes\", \"no\"]\ndoc_to_target: label\n");
+        File.WriteAllText(_dir["b.yaml"], "task: bee\ndataset_path: b.jsonl\ntest_split: train\ndoc_to_text: \"Question: {{q}}\\nAnswer:\"\ndoc_to_choice: [\"yes\", \"no\"]\ndoc_to_target: label\noutput_type: multiple_choice\n");
         var (exit, _, stderr) = CliRunner.Run("eval", ModelDir, "--tasks", $"{_dir["a.csv"]},{_dir["b.yaml"]}", "--output", _dir["r.json"], "--quiet");
         Assert.That(exit, Is.EqualTo(0), stderr);
         var r = JsonDocument.Parse(File.ReadAllText(_dir["r.json"])).RootElement;

@@ -23,6 +23,9 @@ public sealed class FakeCausalLm : ICausalLanguageModel
     /// <summary>What generation returns (before the stop token and the length limit apply).</summary>
     public IReadOnlyList<int> Generation { get; set; } = [];
 
+    /// <summary>When set, what generation returns for a given prompt (over <see cref="Generation"/>).</summary>
+    public Func<int[], IReadOnlyList<int>>? GenerationOf { get; set; }
+
     public List<(int[] Context, int[][] Continuations)> ScoreCalls { get; } = [];
 
     public List<(int[] Prompt, int MaxNewTokens, int[] Stop)> GenerateCalls { get; } = [];
@@ -44,7 +47,8 @@ public sealed class FakeCausalLm : ICausalLanguageModel
     {
         Assert.That(prompt.Count + maxNewTokens, Is.LessThanOrEqualTo(MaxSequenceLength));
         GenerateCalls.Add((prompt.ToArray(), maxNewTokens, stopTokens.ToArray()));
-        return Generation.TakeWhile(t => !stopTokens.Contains(t)).Take(maxNewTokens).ToList();
+        var generation = GenerationOf?.Invoke(prompt.ToArray()) ?? Generation;
+        return generation.TakeWhile(t => !stopTokens.Contains(t)).Take(maxNewTokens).ToList();
     }
 
     public void Dispose() => Disposed = true;

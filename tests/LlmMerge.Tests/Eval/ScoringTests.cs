@@ -179,7 +179,7 @@ public class ScoringTests
         string prompt = string.Concat(Enumerable.Repeat("The dog sat on the log. ", 4)) + "A summary is";
         var row = new EvalRow("g", prompt, [], null, null, RowKind.Generation, "test:2");
 
-        var (text, tokens) = new GreedyGenerator(model, tok, ScoringMode.LmEval, maxGenLen: 8).Generate(row);
+        var (text, tokens) = GenerateCsvRow(model, tok, ScoringMode.LmEval, row, maxGenLen: 8);
         Assert.That(text, Is.EqualTo(" The cat sat."), "stops at EOS, which is not part of the text");
         var call = model.GenerateCalls.Single();
         var full = tok.Encode(prompt, addSpecialTokens: true);
@@ -195,7 +195,17 @@ public class ScoringTests
         var (dir, tok) = EvalTokenizer.InTemp();
         using var _ = dir;
         var model = new FakeCausalLm { Generation = Enumerable.Repeat(tok.Encode("a", addSpecialTokens: false)[0], 100).ToArray() };
-        var (text, _) = new GreedyGenerator(model, tok, ScoringMode.StarterKit).Generate(new EvalRow("g", "Write", [], null, null, RowKind.Generation, "t"));
+        var (text, _) = GenerateCsvRow(model, tok, ScoringMode.StarterKit, new EvalRow("g", "Write", [], null, null, RowKind.Generation, "t"));
         Assert.That(text, Is.EqualTo(new string('a', 64)));
+    }
+
+    // A competition-CSV generation row, as the eval verb answers it.
+    private static (string Text, long Tokens) GenerateCsvRow(FakeCausalLm model, HfTokenizer tok, ScoringMode mode, EvalRow row, int maxGenLen = GenerationScorer.DefaultMaxGenLen)
+    {
+        var scorer = new GenerationScorer(tok, mode, maxGenLen);
+        var task = new EvalTask("t", "t.csv", " ", [], 0, [row]);
+        var prepared = scorer.Fit(scorer.Encode(row, task, row.Context), model.MaxSequenceLength);
+        var generated = ((LlmMerge.Modeling.ICausalLanguageModel)model).Generate(prepared.Requests);
+        return (scorer.Finish(prepared, generated)[0], prepared.PromptTokens + generated[0].Count);
     }
 }

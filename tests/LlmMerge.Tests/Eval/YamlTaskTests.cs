@@ -145,6 +145,7 @@ public class YamlTaskTests
             doc_to_text: "Question: {{goal}}\nAnswer:"
             doc_to_choice: "{{[sol1, sol2]}}"
             doc_to_target: label
+            output_type: multiple_choice
             """);
         var task = YamlTask.Load(dir["piqa.yaml"]);
         Assert.That(task.Metrics, Is.EqualTo(new[] { "acc", "acc_norm" }), "lm-eval's defaults for multiple_choice");
@@ -232,17 +233,19 @@ public class YamlTaskTests
         Assert.That(row.Target, Is.EqualTo(1));
     }
 
-    [TestCase("process_docs: !function utils.process_docs\n", "!function", 7)]
-    [TestCase("generation_kwargs:\n  until: [\"\\n\"]\n", "generation_kwargs", 7)]
-    [TestCase("weird_option: 3\n", "weird_option", 7)]
-    [TestCase("include: base.yaml\n", "include", 7)]
-    [TestCase("output_type: generate_until\n", "output_type 'generate_until'", 0)]
-    [TestCase("metric_list:\n  - metric: exact_match\n", "exact_match", 8)]
+    [TestCase("process_docs: !function utils.process_docs\n", "!function", 8)]
+    [TestCase("generation_kwargs:\n  until: [\"\\n\"]\n", "generation_kwargs applies to generate_until tasks", 9)]
+    [TestCase("filter_list:\n  - name: x\n", "filter_list applies to generate_until tasks", 9)]
+    [TestCase("repeats: 3\n", "repeats: 3 applies to generate_until tasks", 8)]
+    [TestCase("weird_option: 3\n", "weird_option", 8)]
+    [TestCase("include: base.yaml\n", "include", 8)]
+    [TestCase("gen_prefix: 'A:'\n", "gen_prefix", 8)]
+    [TestCase("metric_list:\n  - metric: bleu\n", "metric 'bleu' is not supported for a multiple_choice task", 9)]
     public void KeysThatWouldChangeScoresAreRefused(string extra, string named, int line)
     {
         using var dir = new TempDir();
         File.WriteAllLines(dir["t.jsonl"], ["""{"q": "Sky?", "label": 0}"""]);
-        File.WriteAllText(dir["t.yaml"], "task: t\ndataset_path: t.jsonl\ntest_split: train\ndoc_to_text: q\ndoc_to_choice: [\"a\", \"b\"]\ndoc_to_target: label\n" + extra);
+        File.WriteAllText(dir["t.yaml"], "task: t\ndataset_path: t.jsonl\ntest_split: train\ndoc_to_text: q\ndoc_to_choice: [\"a\", \"b\"]\ndoc_to_target: label\noutput_type: multiple_choice\n" + extra);
         var e = Assert.Throws<LlmMergeException>(() => YamlTask.Load(dir["t.yaml"]));
         Assert.That(e!.Message, Does.Contain(named).And.Contain("t.yaml"));
         if (line > 0) Assert.That(e.Message, Does.Contain($"t.yaml:{line}:"));
