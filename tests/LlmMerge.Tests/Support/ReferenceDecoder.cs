@@ -17,7 +17,17 @@ public sealed class ReferenceDecoder(TinyDecoder model)
     /// The hidden state entering each layer, [layer][position][hidden], for layers 0..L: entry L is what leaves the
     /// last layer, before the final norm (transformers' hidden_states but for that norm).
     /// </summary>
-    public double[][][] LayerInputs(IReadOnlyList<int> tokens)
+    public double[][][] LayerInputs(IReadOnlyList<int> tokens) => Run(tokens, null);
+
+    /// <summary>What each layer's MLP (or mixture) reads, [layer][position][hidden]: the post-attention-normed state.</summary>
+    public double[][][] MlpInputs(IReadOnlyList<int> tokens)
+    {
+        var inputs = new List<double[][]>();
+        Run(tokens, inputs);
+        return inputs.ToArray();
+    }
+
+    private double[][][] Run(IReadOnlyList<int> tokens, List<double[][]>? mlpInputs)
     {
         int n = tokens.Count, d = _s.Hidden;
         var x = new double[n][];
@@ -34,6 +44,7 @@ public sealed class ReferenceDecoder(TinyDecoder model)
             for (int t = 0; t < n; t++)
                 x[t] = Add(x[t], attn[t]);
             var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
+            mlpInputs?.Add(normed2);
             for (int t = 0; t < n; t++)
                 x[t] = Add(x[t], _s.IsSparse(layer) ? Mixture(p, normed2[t]) : Mlp(p + "mlp.", "gate_proj", "up_proj", "down_proj", normed2[t]));
             states.Add(x.Select(v => v.ToArray()).ToArray());
