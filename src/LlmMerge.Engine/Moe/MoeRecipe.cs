@@ -30,7 +30,7 @@ public sealed record MoeExpert(
 public sealed record MoeRecipe
 {
     /// <summary>The gate modes mergekit-moe's router.py knows.</summary>
-    public static readonly string[] GateModes = ["hidden", "hidden_avg", "hidden_last", "cheap_embed", "random", "uniform_random"];
+    public static IReadOnlyList<string> GateModes => Contracts.Moe.MoeRecipeVocabulary.GateModes;
 
     public required ModelReference BaseModel { get; init; }
 

@@ -56,7 +56,6 @@ public sealed class SparseMoeBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long hidden = x.shape[^1];
         var flat = x.reshape(-1, hidden);
-        long tokens = flat.shape[0];
         var logits = gate.forward(flat);
         Capture?.RouterLogits?.Invoke(LayerIndex, logits);
         var probs = logits.to(ScalarType.Float32).softmax(1);
@@ -65,25 +64,35 @@ public sealed class SparseMoeBlock : nn.Module<Tensor, Tensor>
             weights = weights / weights.sum(-1, keepdim: true);
         var flatWeights = weights.to(x.dtype).reshape(-1);
 
-        // One copy of the [tokens, k] choices to the host, then each expert's tokens and weight slots by plain loops.
+        // One copy of the [tokens, k] choices to the host; there the (token, slot) pairs are grouped by expert, so one
+        // gather feeds every expert a contiguous block of its own tokens and one index_add puts the weighted outputs
+        // back, in expert order, as transformers' loop over the experts adds them.
         var picks = chosen.cpu().data<long>().ToArray();
-        var rows = new List<long>[experts.Count];
-        var slots = new List<long>[experts.Count];
-        for (long slot = 0; slot < picks.Length; slot++)
+        var counts = new int[experts.Count];
+        foreach (long e in picks)
+            counts[e]++;
+        var starts = new int[experts.Count];
+        for (int e = 1; e < experts.Count; e++)
+            starts[e] = starts[e - 1] + counts[e - 1];
+        var rows = new long[picks.Length];
+        var slots = new long[picks.Length];
+        var next = (int[])starts.Clone();
+        for (int slot = 0; slot < picks.Length; slot++)
         {
-            int e = (int)picks[slot];
-            (rows[e] ??= []).Add(slot / _topK);
-            (slots[e] ??= []).Add(slot);
+            int at = next[picks[slot]]++;
+            rows[at] = slot / _topK;
+            slots[at] = slot;
         }
-        var output = zeros_like(flat);
+        var rowIndex = tensor(rows, device: x.device);
+        var routed = flat.index_select(0, rowIndex);
+        var outputs = new List<Tensor>();
         for (int e = 0; e < experts.Count; e++)
         {
-            if (rows[e] is not { } mine)
-                continue;
-            var index = tensor(mine.ToArray(), device: x.device);
-            var w = flatWeights.index_select(0, tensor(slots[e].ToArray(), device: x.device)).unsqueeze(1);
-            output.index_add_(0, index, experts[e].forward(flat.index_select(0, index)) * w, 1);
+            if (counts[e] > 0)
+                outputs.Add(experts[e].forward(routed.narrow(0, starts[e], counts[e])));
         }
+        var weighted = cat(outputs, 0) * flatWeights.index_select(0, tensor(slots, device: x.device)).unsqueeze(1);
+        var output = zeros_like(flat).index_add_(0, rowIndex, weighted, 1);
         if (shared_expert is not null)
             output = output + nn.functional.sigmoid(shared_expert_gate!.forward(flat)) * shared_expert.forward(flat);
         return output.reshape(x.shape).MoveToOuterDisposeScope();
