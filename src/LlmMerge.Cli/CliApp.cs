@@ -11,6 +11,8 @@ public static class CliApp
     {
         var root = new RootCommand("llmmerge: merge, fetch and evaluate language models; reads mergekit recipes");
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(MoeCommand.Create());
+        root.Subcommands.Add(MoeRoutingCommand.Create());
         root.Subcommands.Add(FetchCommand.Create());
         root.Subcommands.Add(CacheCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());

@@ -17,6 +17,12 @@ public sealed class ActivationCapture
     /// <summary>A projection's Hugging Face module name (<c>model.layers.3.mlp.down_proj</c>) and its input [batch, seq, in_features].</summary>
     public Action<string, Tensor>? ProjectionInput { get; init; }
 
+    /// <summary>
+    /// A mixture-of-experts layer's index and its router logits [tokens, experts] (tokens: the batch's positions,
+    /// row-major), before the softmax; how a caller sees which experts each token is sent to.
+    /// </summary>
+    public Action<int, Tensor>? RouterLogits { get; init; }
+
     /// <summary>Which projections to report; null reports every one.</summary>
     public Func<string, bool>? ProjectionFilter { get; init; }
 

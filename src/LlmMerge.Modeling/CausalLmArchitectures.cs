@@ -1,5 +1,6 @@
 using LlmMerge.Core;
 using LlmMerge.Core.Models;
+using LlmMerge.Modeling.Moe;
 using static TorchSharp.torch;
 
 namespace LlmMerge.Modeling;
@@ -14,6 +15,8 @@ public static class CausalLmArchitectures
         ["Qwen2ForCausalLM"] = (c, d, t) => new Qwen2ForCausalLM(c, d, t),
         ["GemmaForCausalLM"] = (c, d, t) => new GemmaForCausalLM(c, d, t),
         ["Phi3ForCausalLM"] = (c, d, t) => new Phi3ForCausalLM(c, d, t),
+        ["MixtralForCausalLM"] = (c, d, t) => new MixtralForCausalLM(c, d, t),
+        ["Qwen2MoeForCausalLM"] = (c, d, t) => new Qwen2MoeForCausalLM(c, d, t),
     };
 
     // For configs without an architectures list, as some hand-written ones are.
@@ -24,6 +27,8 @@ public static class CausalLmArchitectures
         ["qwen2"] = "Qwen2ForCausalLM",
         ["gemma"] = "GemmaForCausalLM",
         ["phi3"] = "Phi3ForCausalLM",
+        ["mixtral"] = "MixtralForCausalLM",
+        ["qwen2_moe"] = "Qwen2MoeForCausalLM",
     };
 
     public static IReadOnlyCollection<string> Supported => Factories.Keys;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmMerge.Core;
+using LlmMerge.Modeling.Moe;
 
 namespace LlmMerge.Modeling;
 
@@ -68,6 +69,9 @@ public sealed record CausalLmConfig
     /// <summary>Standard deviation of the normal initialisation a training run starts from (transformers' initializer_range).</summary>
     public double InitializerRange { get; init; } = 0.02;
 
+    /// <summary>The mixture of experts of a Mixtral or Qwen2-MoE model; null for a dense decoder.</summary>
+    public MoeShape? Moe { get; init; }
+
     public bool UsesSlidingWindow(int layer) => SlidingWindow is not null && layer < SlidingLayers.Count && SlidingLayers[layer];
 
     /// <summary>Checks the numbers fit together; <paramref name="source"/> names the config in the message.</summary>
@@ -85,6 +89,7 @@ public sealed record CausalLmConfig
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings must be positive");
         Require(SlidingWindow is null or > 0, "sliding_window must be positive");
         Require(HiddenAct is "silu" or "gelu_pytorch_tanh" or "gelu", $"hidden_act '{HiddenAct}' is not supported; supported: silu, gelu_pytorch_tanh, gelu");
+        Moe?.Validate(source);
     }
 
     /// <summary>
@@ -99,6 +104,8 @@ public sealed record CausalLmConfig
             "Qwen2ForCausalLM" => "qwen2",
             "GemmaForCausalLM" => "gemma",
             "Phi3ForCausalLM" => "phi3",
+            "MixtralForCausalLM" => "mixtral",
+            "Qwen2MoeForCausalLM" => "qwen2_moe",
             _ => "llama",
         };
         var json = new JsonObject
@@ -141,8 +148,17 @@ public sealed record CausalLmConfig
         }
         if (Architecture == "LlamaForCausalLM")
             json["mlp_bias"] = MlpBias;
-        if (Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
+        if (Architecture is "MistralForCausalLM" or "Phi3ForCausalLM" or "MixtralForCausalLM")
             json["sliding_window"] = SlidingWindow;
+        if (Architecture == "Qwen2MoeForCausalLM")
+        {
+            if (SlidingWindow is not null)
+                throw new LlmMergeException($"{Architecture}: a sliding window has no spelling here; Qwen2-MoE is written without one");
+            json["use_sliding_window"] = false;
+            json["sliding_window"] = null;
+            json["qkv_bias"] = QkvBias;
+        }
+        Moe?.WriteJson(json);
         if (Architecture == "Qwen2ForCausalLM")
         {
             json["use_sliding_window"] = SlidingWindow is not null;
@@ -164,14 +180,16 @@ public sealed record CausalLmConfig
         bool isMistral = architecture == "MistralForCausalLM";
         bool isGemma = architecture == "GemmaForCausalLM";
         bool isPhi3 = architecture == "Phi3ForCausalLM";
+        bool isMixtral = architecture == "MixtralForCausalLM";
+        bool isQwen2Moe = architecture == "Qwen2MoeForCausalLM";
         if (Double(json, "partial_rotary_factor") is double partial && partial != 1.0)
             throw new LlmMergeException($"{source}: partial_rotary_factor {partial} is not supported; rotary embeddings cover whole heads here");
         // Mistral and Phi-3 have no bias anywhere, whatever a config says; Llama and Gemma follow attention_bias.
-        bool attentionBias = !isMistral && !isPhi3 && (Bool(json, "attention_bias") ?? false);
+        bool attentionBias = !isMistral && !isPhi3 && !isMixtral && !isQwen2Moe && (Bool(json, "attention_bias") ?? false);
 
         // Newer transformers write rope_theta and the scaling inside rope_parameters; older ones at the top level.
         var ropeParameters = json["rope_parameters"] as JsonObject;
-        double ropeTheta = Double(json, "rope_theta") ?? (ropeParameters is null ? null : Double(ropeParameters, "rope_theta")) ?? 10000;
+        double ropeTheta = Double(json, "rope_theta") ?? (ropeParameters is null ? null : Double(ropeParameters, "rope_theta")) ?? (isMixtral ? 1e6 : 10000);
         var scaling = ParseRopeScaling(json["rope_scaling"] as JsonObject ?? ropeParameters, source);
 
         int? window = null;
@@ -183,6 +201,16 @@ public sealed record CausalLmConfig
             window = json.ContainsKey("sliding_window") ? Int(json, "sliding_window") : 4096;
             Array.Fill(sliding, true);
         }
+        else if (isMixtral && Int(json, "sliding_window") is int mixtralWindow)
+        {
+            // MixtralConfig's default is none; where set, every layer slides, as Mistral's do.
+            window = mixtralWindow;
+            Array.Fill(sliding, true);
+        }
+        else if (isQwen2Moe && (Bool(json, "use_sliding_window") ?? false))
+        {
+            throw new LlmMergeException($"{source}: use_sliding_window is not supported for Qwen2MoeForCausalLM here; set it to false");
+        }
         else if (isQwen2 && (Bool(json, "use_sliding_window") ?? false))
         {
             window = Int(json, "sliding_window") ?? 4096;
@@ -190,7 +218,7 @@ public sealed record CausalLmConfig
             for (int i = from; i < layers; i++)
                 sliding[i] = true;
         }
-        if (json["layer_types"] is JsonArray types && types.Count == layers)
+        if (!isQwen2Moe && json["layer_types"] is JsonArray types && types.Count == layers)
         {
             for (int i = 0; i < layers; i++)
                 sliding[i] = types[i]?.GetValue<string>() == "sliding_attention";
@@ -206,13 +234,14 @@ public sealed record CausalLmConfig
             NumKeyValueHeads = Int(json, "num_key_value_heads") ?? heads,
             HeadDim = Int(json, "head_dim") ?? (isGemma ? 256 : heads > 0 ? hidden / heads : 0),
             VocabSize = RequiredInt(json, "vocab_size", source),
-            RmsNormEps = Double(json, "rms_norm_eps") ?? 1e-6,
+            RmsNormEps = Double(json, "rms_norm_eps") ?? (isMixtral ? 1e-5 : 1e-6),
             RopeTheta = ropeTheta,
             RopeScaling = scaling,
-            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 ? 32768 : isMistral ? 131072 : isGemma ? 8192 : isPhi3 ? 4096 : 2048),
+            MaxPositionEmbeddings = Int(json, "max_position_embeddings") ?? (isQwen2 || isQwen2Moe ? 32768 : isMistral || isMixtral ? 131072 : isGemma ? 8192 : isPhi3 ? 4096 : 2048),
             // transformers' PretrainedConfig default is true, and GemmaConfig keeps it; Llama, Mistral and Qwen2 set false.
             TieWordEmbeddings = Bool(json, "tie_word_embeddings") ?? isGemma,
-            QkvBias = isQwen2 || attentionBias,
+            // Qwen2MoeConfig's qkv_bias defaults to true; Mixtral has no biases.
+            QkvBias = isQwen2 || attentionBias || (isQwen2Moe && (Bool(json, "qkv_bias") ?? true)),
             OutputBias = !isQwen2 && attentionBias,
             MlpBias = architecture == "LlamaForCausalLM" && (Bool(json, "mlp_bias") ?? false),
             NormWeightPlusOne = isGemma,
@@ -222,6 +251,7 @@ public sealed record CausalLmConfig
             SlidingLayers = sliding,
             HiddenAct = isGemma ? GemmaActivation(json) : String(json, "hidden_act") ?? "silu",
             InitializerRange = Double(json, "initializer_range") ?? 0.02,
+            Moe = MoeShape.FromJson(json, architecture, layers, RequiredInt(json, "intermediate_size", source), source),
         };
         config.Validate(source);
         return config;
@@ -262,11 +292,11 @@ public sealed record CausalLmConfig
     private static double RequiredDouble(JsonObject o, string key, string source) =>
         Double(o, key) ?? throw new LlmMergeException($"{source}: rope_scaling needs '{key}' (a number)");
 
-    private static int? Int(JsonObject o, string key) =>
+    internal static int? Int(JsonObject o, string key) =>
         Double(o, key) is double d && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue ? (int)d : null;
 
     // A JsonValue built in code holds its CLR type (int, long, ...) and converts only to it; parsed ones convert freely.
-    private static double? Double(JsonObject o, string key) =>
+    internal static double? Double(JsonObject o, string key) =>
         o[key] is not JsonValue v ? null
         : v.TryGetValue(out double d) ? d
         : v.TryGetValue(out int i) ? i
@@ -274,5 +304,5 @@ public sealed record CausalLmConfig
         : v.TryGetValue(out float f) ? f
         : null;
 
-    private static bool? Bool(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+    internal static bool? Bool(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
 }

@@ -2,6 +2,7 @@ using LlmMerge.Core;
 using LlmMerge.Core.Models;
 using LlmMerge.Core.Recipes;
 using LlmMerge.Core.SafeTensors;
+using LlmMerge.Modeling.Moe;
 using LlmMerge.Modeling.Sources;
 using LlmMerge.Modeling.Torch;
 using static TorchSharp.torch;
@@ -25,6 +26,9 @@ public static class CausalLmWeights
     public static void Load(DecoderForCausalLM model, IModelSource source)
     {
         using var noGrad = no_grad();
+        // transformers 5 saves a mixture's experts fused (mlp.experts.gate_up_proj); read them under the per-expert names.
+        if (model.Config.Moe is not null)
+            source = FusedExpertSource.Over(source);
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (!source.Contains(name))

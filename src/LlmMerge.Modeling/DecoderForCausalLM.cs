@@ -1,3 +1,4 @@
+using LlmMerge.Modeling.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,14 +63,19 @@ public class DecoderForCausalLM : nn.Module<Tensor, Tensor>
         if (model.Capture is not null)
             throw new InvalidOperationException("a capture is already attached to this model");
         var projections = modules().OfType<LinearProjection>().ToList();
+        var routers = modules().OfType<SparseMoeBlock>().ToList();
         model.Capture = capture;
         foreach (var p in projections)
             p.Capture = capture;
+        foreach (var r in routers)
+            r.Capture = capture;
         return new Detach(() =>
         {
             model.Capture = null;
             foreach (var p in projections)
                 p.Capture = null;
+            foreach (var r in routers)
+                r.Capture = null;
         });
     }
 

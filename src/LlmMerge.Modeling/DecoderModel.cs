@@ -19,7 +19,7 @@ public sealed class DecoderModel : nn.Module
         _config = c;
         _inverseFrequencies = RotaryEmbedding.InverseFrequencies(c).Select(f => (float)f).ToArray();
         embed_tokens = new TokenEmbedding(c.VocabSize, c.HiddenSize, device, dtype);
-        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, device, dtype)).ToArray());
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, device, dtype, i)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype, c.NormWeightPlusOne);
         register_module(nameof(embed_tokens), embed_tokens);
         register_module(nameof(layers), layers);

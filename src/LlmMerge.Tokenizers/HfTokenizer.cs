@@ -17,6 +17,7 @@ public sealed class HfTokenizer
     private HfTokenizer(TokenizerCore core, TokenizerConfig config)
     {
         _core = core;
+        BosToken = config.BosToken;
         BosTokenId = config.BosToken is null ? null : core.TokenToId(config.BosToken);
         EosTokenId = config.EosToken is null ? null : core.TokenToId(config.EosToken);
         PadTokenId = config.PadToken is null ? null : core.TokenToId(config.PadToken);
@@ -33,6 +34,9 @@ public sealed class HfTokenizer
         if (BosTokenId is null && core.SpecialPrefix.Count == 1) BosTokenId = core.SpecialPrefix[0];
         AddsBos = BosTokenId is int bos && core.SpecialPrefix.Count > 0 && core.SpecialPrefix[0] == bos;
     }
+
+    /// <summary>The beginning-of-sequence token's text as tokenizer_config.json names it (transformers' <c>tokenizer.bos_token</c>), or null.</summary>
+    public string? BosToken { get; }
 
     /// <summary>The beginning-of-sequence token's id, when the tokenizer has one.</summary>
     public int? BosTokenId { get; }

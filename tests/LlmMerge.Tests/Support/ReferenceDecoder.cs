@@ -20,7 +20,17 @@ public sealed class ReferenceDecoder(TinyDecoder model)
     /// The hidden state entering each layer, [layer][position][hidden], for layers 0..L: entry L is what leaves the
     /// last layer, before the final norm (transformers' hidden_states but for that norm).
     /// </summary>
-    public double[][][] LayerInputs(IReadOnlyList<int> tokens)
+    public double[][][] LayerInputs(IReadOnlyList<int> tokens) => Run(tokens, null);
+
+    /// <summary>What each layer's MLP (or mixture) reads, [layer][position][hidden]: the post-attention-normed state.</summary>
+    public double[][][] MlpInputs(IReadOnlyList<int> tokens)
+    {
+        var inputs = new List<double[][]>();
+        Run(tokens, inputs);
+        return inputs.ToArray();
+    }
+
+    private double[][][] Run(IReadOnlyList<int> tokens, List<double[][]>? mlpInputs)
     {
         int n = tokens.Count, d = _s.Hidden;
         var x = new double[n][];
@@ -37,16 +47,66 @@ public sealed class ReferenceDecoder(TinyDecoder model)
             for (int t = 0; t < n; t++)
                 x[t] = Add(x[t], attn[t]);
             var normed2 = x.Select(v => RmsNorm(v, W(p + "post_attention_layernorm.weight"))).ToArray();
+            mlpInputs?.Add(normed2);
             for (int t = 0; t < n; t++)
-            {
-                var gate = Project(p + "mlp.gate_proj", normed2[t], _s.Intermediate);
-                var up = Project(p + "mlp.up_proj", normed2[t], _s.Intermediate);
-                var act = gate.Select((g, i) => Activation(g) * up[i]).ToArray();
-                x[t] = Add(x[t], Project(p + "mlp.down_proj", act, d));
-            }
+                x[t] = Add(x[t], _s.IsSparse(layer) ? Mixture(p, normed2[t]) : Mlp(p + "mlp.", "gate_proj", "up_proj", "down_proj", normed2[t]));
             states.Add(x.Select(v => v.ToArray()).ToArray());
         }
         return states.ToArray();
+    }
+
+    /// <summary>The experts each layer's router picks for one normed hidden state, by the same top-k as the mixture.</summary>
+    public int[] RoutedExperts(string prefix, double[] normed) => Route(prefix, normed).Select(r => r.Expert).ToArray();
+
+    private double[] Mlp(string prefix, string gate, string up, string down, double[] x)
+    {
+        int width = (int)model.Weights[prefix + gate + ".weight"].Shape[0];
+        var g = Project(prefix + gate, x, width);
+        var u = Project(prefix + up, x, g.Length);
+        var act = g.Select((v, i) => Activation(v) * u[i]).ToArray();
+        return Project(prefix + down, act, _s.Hidden);
+    }
+
+    // Router probabilities by softmax, the k largest (ties broken towards the lower expert), renormalized as the
+    // architecture says.
+    private (int Expert, double Weight)[] Route(string p, double[] x)
+    {
+        string block = _s.IsMixtral ? "block_sparse_moe." : "mlp.";
+        var logits = MatVec(W(p + block + "gate.weight"), null, x, _s.Experts);
+        double max = logits.Max();
+        var e = logits.Select(l => Math.Exp(l - max)).ToArray();
+        double total = e.Sum();
+        var top = e.Select((v, i) => (Expert: i, Weight: v / total)).OrderByDescending(r => r.Weight).ThenBy(r => r.Expert).Take(_s.TopK).ToArray();
+        if (_s.IsMixtral || _s.NormTopK)
+        {
+            double kept = top.Sum(r => r.Weight);
+            top = top.Select(r => (r.Expert, r.Weight / kept)).ToArray();
+        }
+        return top;
+    }
+
+    // Mixtral's and Qwen2-MoE's sparse block written out: the routed experts' outputs weighted and summed, plus
+    // Qwen2-MoE's shared expert scaled by the sigmoid of its gate.
+    private double[] Mixture(string p, double[] x)
+    {
+        string block = _s.IsMixtral ? "block_sparse_moe." : "mlp.";
+        var (gate, up, down) = _s.IsMixtral ? ("w1", "w3", "w2") : ("gate_proj", "up_proj", "down_proj");
+        var y = new double[_s.Hidden];
+        foreach (var (expert, weight) in Route(p, x))
+        {
+            var o = Mlp($"{p}{block}experts.{expert}.", gate, up, down, x);
+            for (int i = 0; i < y.Length; i++)
+                y[i] += weight * o[i];
+        }
+        if (_s.IsQwen2Moe)
+        {
+            var shared = Mlp(p + "mlp.shared_expert.", "gate_proj", "up_proj", "down_proj", x);
+            double g = MatVec(W(p + "mlp.shared_expert_gate.weight"), null, x, 1)[0];
+            double s = 1 / (1 + Math.Exp(-g));
+            for (int i = 0; i < y.Length; i++)
+                y[i] += s * shared[i];
+        }
+        return y;
     }
 
     /// <summary>RMSNorm of one vector with the named weight, as the model applies it (Gemma's 1 + weight included).</summary>

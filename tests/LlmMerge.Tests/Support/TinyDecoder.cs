@@ -25,6 +25,18 @@ public sealed record TinyDecoderShape
     public bool AllBiases { get; init; }
     public bool Tied { get; init; }
     public int? SlidingWindow { get; init; }
+    /// <summary>Experts per mixture layer; 0 for a dense decoder. Mixtral's experts are Intermediate wide.</summary>
+    public int Experts { get; init; }
+    public int TopK { get; init; } = 2;
+    /// <summary>Qwen2-MoE: each routed expert's width (moe_intermediate_size) and the shared expert's.</summary>
+    public int ExpertIntermediate { get; init; } = 24;
+    public int SharedIntermediate { get; init; } = 40;
+    public bool NormTopK { get; init; }
+    /// <summary>Qwen2-MoE layers with a dense MLP instead (mlp_only_layers).</summary>
+    public int[] DenseLayers { get; init; } = [];
+    public bool IsMixtral => Architecture == "MixtralForCausalLM";
+    public bool IsQwen2Moe => Architecture == "Qwen2MoeForCausalLM";
+    public bool IsSparse(int layer) => Experts > 0 && !DenseLayers.Contains(layer);
     public bool IsGemma => Architecture == "GemmaForCausalLM";
     public bool IsPhi3 => Architecture == "Phi3ForCausalLM";
 }
@@ -73,6 +85,11 @@ public sealed class TinyDecoder
                 Add(p + "mlp.down_proj.bias", [s.Hidden], 0.3);
             }
             Add(p + "post_attention_layernorm.weight", [s.Hidden], 0.2, 1.0);
+            if (s.IsSparse(i))
+            {
+                AddMixture(p, Add);
+                continue;
+            }
             Add(p + "mlp.gate_proj.weight", [s.Intermediate, s.Hidden], 0.3);
             Add(p + "mlp.up_proj.weight", [s.Intermediate, s.Hidden], 0.3);
             Add(p + "mlp.down_proj.weight", [s.Hidden, s.Intermediate], 0.3);
@@ -80,6 +97,62 @@ public sealed class TinyDecoder
         Add("model.norm.weight", [s.Hidden], 0.2, 1.0);
         if (!s.Tied)
             Add("lm_head.weight", [s.Vocab, s.Hidden], 0.5);
+    }
+
+    // A router with large weights, so the top-k choice is decisive and differs from token to token.
+    private void AddMixture(string p, Action<string, long[], double, double> add)
+    {
+        var s = Shape;
+        string block = s.IsMixtral ? "block_sparse_moe" : "mlp";
+        int width = s.IsMixtral ? s.Intermediate : s.ExpertIntermediate;
+        add(p + block + ".gate.weight", [s.Experts, s.Hidden], 0.8, 0);
+        for (int e = 0; e < s.Experts; e++)
+        {
+            string x = $"{p}{block}.experts.{e}.";
+            var (gate, up, down) = s.IsMixtral ? ("w1", "w3", "w2") : ("gate_proj", "up_proj", "down_proj");
+            add(x + gate + ".weight", [width, s.Hidden], 0.3, 0);
+            add(x + up + ".weight", [width, s.Hidden], 0.3, 0);
+            add(x + down + ".weight", [s.Hidden, width], 0.3, 0);
+        }
+        if (s.IsQwen2Moe)
+        {
+            add(p + "mlp.shared_expert.gate_proj.weight", [s.SharedIntermediate, s.Hidden], 0.3, 0);
+            add(p + "mlp.shared_expert.up_proj.weight", [s.SharedIntermediate, s.Hidden], 0.3, 0);
+            add(p + "mlp.shared_expert.down_proj.weight", [s.Hidden, s.SharedIntermediate], 0.3, 0);
+            add(p + "mlp.shared_expert_gate.weight", [1, s.Hidden], 0.5, 0);
+        }
+    }
+
+    /// <summary>
+    /// transformers 5's fused layout of a mixture's expert tensors: per layer mlp.experts.gate_up_proj [E, 2I, H]
+    /// (each expert's gate rows, then its up rows), mlp.experts.down_proj [E, H, I], Mixtral's router as mlp.gate.
+    /// </summary>
+    public Dictionary<string, (long[] Shape, float[] Values)> FusedExperts()
+    {
+        var s = Shape;
+        string block = s.IsMixtral ? "block_sparse_moe" : "mlp";
+        var (gate, up, down) = s.IsMixtral ? ("w1", "w3", "w2") : ("gate_proj", "up_proj", "down_proj");
+        var result = new Dictionary<string, (long[] Shape, float[] Values)>(StringComparer.Ordinal);
+        foreach (var (name, w) in Weights)
+        {
+            if (!name.Contains($".{block}.experts.", StringComparison.Ordinal) && !name.Contains($".{block}.gate.", StringComparison.Ordinal))
+                result[name] = w;
+        }
+        for (int i = 0; i < s.Layers; i++)
+        {
+            if (!s.IsSparse(i))
+                continue;
+            string p = $"model.layers.{i}.{block}.";
+            string q = $"model.layers.{i}.mlp.";
+            result[q + "gate.weight"] = Weights[p + "gate.weight"];
+            var gateUp = Enumerable.Range(0, s.Experts).SelectMany(e => Weights[$"{p}experts.{e}.{gate}.weight"].Values.Concat(Weights[$"{p}experts.{e}.{up}.weight"].Values)).ToArray();
+            var first = Weights[$"{p}experts.0.{gate}.weight"].Shape;
+            result[q + "experts.gate_up_proj"] = ([s.Experts, 2 * first[0], first[1]], gateUp);
+            var downs = Enumerable.Range(0, s.Experts).SelectMany(e => Weights[$"{p}experts.{e}.{down}.weight"].Values).ToArray();
+            var d = Weights[$"{p}experts.0.{down}.weight"].Shape;
+            result[q + "experts.down_proj"] = ([s.Experts, d[0], d[1]], downs);
+        }
+        return result;
     }
 
     public JsonObject Config()
@@ -105,6 +178,23 @@ public sealed class TinyDecoder
         };
         if (s.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
             c["sliding_window"] = s.SlidingWindow;
+        if (s.IsMixtral)
+        {
+            c["num_local_experts"] = s.Experts;
+            c["num_experts_per_tok"] = s.TopK;
+        }
+        if (s.IsQwen2Moe)
+        {
+            c["num_experts"] = s.Experts;
+            c["num_experts_per_tok"] = s.TopK;
+            c["moe_intermediate_size"] = s.ExpertIntermediate;
+            c["shared_expert_intermediate_size"] = s.SharedIntermediate;
+            c["norm_topk_prob"] = s.NormTopK;
+            c["decoder_sparse_step"] = 1;
+            c["mlp_only_layers"] = new JsonArray(s.DenseLayers.Select(l => (JsonNode)l).ToArray());
+            c["qkv_bias"] = s.QkvBias;
+            c["use_sliding_window"] = false;
+        }
         if (s.AllBiases)
         {
             c["attention_bias"] = true;
