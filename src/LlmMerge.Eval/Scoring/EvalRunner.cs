@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmMerge.Core;
 using LlmMerge.Core.IO;
+using LlmMerge.Eval.Routing;
 using LlmMerge.Eval.Tasks;
 using LlmMerge.Modeling;
 using LlmMerge.Modeling.Sources;
@@ -10,17 +11,29 @@ namespace LlmMerge.Eval.Scoring;
 
 /// <summary>
 /// Runs an evaluation: loads every task first (so bad input fails before the model loads), then the tokenizer and
-/// the model, scores multiple-choice rows and generates for generation rows in file order, and writes
-/// RESULTS.json, SAMPLES.jsonl and the submission CSV, each renamed into place only when the run succeeds.
+/// the model, scores multiple-choice rows and generates for generation rows, and writes RESULTS.json, SAMPLES.jsonl and
+/// the submission CSV in file order, each renamed into place only when the run succeeds. A folder with router.json is a
+/// routed system: each task's rows are routed first, then scored grouped by the expert each went to.
 /// </summary>
 public sealed class EvalRunner
 {
     private readonly Func<string, ICausalLanguageModel> _loadModel;
+    private readonly Func<string, IRoutedSystem> _loadSystem;
 
     /// <summary>A runner that gets its model from <paramref name="loadModel"/> (given the model folder); tests pass a fake.</summary>
     public EvalRunner(Func<string, ICausalLanguageModel> loadModel)
+        : this(loadModel, null)
+    {
+    }
+
+    /// <summary>
+    /// As <see cref="EvalRunner(Func{string, ICausalLanguageModel})"/>; a folder with router.json is opened by
+    /// <paramref name="loadSystem"/> (default: <see cref="RoutedSystems.Open"/> with <paramref name="loadModel"/> for its experts).
+    /// </summary>
+    public EvalRunner(Func<string, ICausalLanguageModel> loadModel, Func<string, IRoutedSystem>? loadSystem)
     {
         _loadModel = loadModel;
+        _loadSystem = loadSystem ?? (dir => RoutedSystems.Open(dir, loadModel));
     }
 
     /// <summary>Evaluates the model in <paramref name="modelDir"/> as <paramref name="options"/> say; progress after each row.</summary>
@@ -44,23 +57,42 @@ public sealed class EvalRunner
         var results = new List<TaskResult>();
         long tokens = 0;
         var scoring = new Stopwatch();
-        using (ICausalLanguageModel model = _loadModel(modelDir))
+        // A folder with router.json is a routed system: each row is scored by the expert it routes to.
+        bool routed = RouterManifest.IsRouterFolder(modelDir);
+        using (IRoutedSystem? system = routed ? _loadSystem(modelDir) : null)
+        using (ICausalLanguageModel? model = routed ? null : _loadModel(modelDir))
         {
-            var scorer = new MultipleChoiceScorer(model, tokenizer, options.Scoring);
-            var generator = new GreedyGenerator(model, tokenizer, options.Scoring, options.MaxGenLen);
-            scoring.Start();
-            foreach (EvalTask task in tasks)
+            // Every task is routed before any row is scored, so a task the router cannot route stops the run first.
+            var assignments = tasks.Select(task =>
             {
                 var rows = options.Limit is int limit ? task.Rows.Take(limit).ToList() : task.Rows.ToList();
+                return (Task: task, Rows: rows, Models: RowModels.For(model, system, task, rows));
+            }).ToList();
+            scoring.Start();
+            foreach (var (task, rows, models) in assignments)
+            {
+                var clock = Stopwatch.StartNew();
+                var scored = new ChoiceScores?[rows.Count];
+                var generated = new (string Text, long Tokens)[rows.Count];
+                int done = 0;
+                foreach (int i in models.Order(rows.Count))
+                {
+                    EvalRow row = rows[i];
+                    ICausalLanguageModel m = models.Model(i);
+                    if (row.Kind == RowKind.MultipleChoice)
+                        scored[i] = new MultipleChoiceScorer(m, tokenizer, options.Scoring).Score(row, task.TargetDelimiter);
+                    else
+                        generated[i] = new GreedyGenerator(m, tokenizer, options.Scoring, options.MaxGenLen).Generate(row);
+                    progress?.Report(new EvalProgress(task.Name, ++done, rows.Count, clock.Elapsed));
+                }
+
                 int labeled = 0, correct = 0, correctNorm = 0, mc = 0, gen = 0;
                 double guess = 0;
-                var clock = Stopwatch.StartNew();
                 for (int i = 0; i < rows.Count; i++)
                 {
                     EvalRow row = rows[i];
-                    if (row.Kind == RowKind.MultipleChoice)
+                    if (scored[i] is { } s)
                     {
-                        ChoiceScores s = scorer.Score(row, task.TargetDelimiter);
                         tokens += s.Tokens;
                         mc++;
                         guess += 1.0 / row.Choices.Count;
@@ -71,18 +103,16 @@ public sealed class EvalRunner
                             if (s.PredictionNorm == target) correctNorm++;
                         }
 
-                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s));
+                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s, models.Expert(i)));
                         submission.Add((row.Id, s.Prediction.ToString(System.Globalization.CultureInfo.InvariantCulture)));
                     }
                     else
                     {
-                        var (text, used) = generator.Generate(row);
+                        var (text, used) = generated[i];
                         tokens += used;
                         gen++;
                         submission.Add((row.Id, text));
                     }
-
-                    progress?.Report(new EvalProgress(task.Name, i + 1, rows.Count, clock.Elapsed));
                 }
 
                 var metrics = new Dictionary<string, double?>(StringComparer.Ordinal);
@@ -92,7 +122,10 @@ public sealed class EvalRunner
                     metrics[m] = labeled > 0 ? (double)hits / labeled : null;
                 }
 
-                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, mc > 0 ? guess / mc : null, metrics));
+                results.Add(new TaskResult(task.Name, Path.GetFullPath(task.SourcePath), rows.Count, mc, gen, labeled, task.NumFewshot, mc > 0 ? guess / mc : null, metrics)
+                {
+                    RoutedRows = models.Counts,
+                });
             }
 
             scoring.Stop();

@@ -24,7 +24,7 @@ public static class ResultsJson
             report.Device,
             report.Limit,
             report.Tasks.Select(t => new KeyValuePair<string, TaskResults>(t.Name,
-                new TaskResults(t.File, t.Rows, t.MultipleChoiceRows, t.GenerationRows, t.LabeledRows, t.NumFewshot, t.Chance, t.Metrics))).ToList(),
+                new TaskResults(t.File, t.Rows, t.MultipleChoiceRows, t.GenerationRows, t.LabeledRows, t.NumFewshot, t.Chance, t.Metrics) { RoutedRows = t.RoutedRows })).ToList(),
             report.Average,
             report.WallSeconds,
             report.ScoringSeconds,
@@ -33,8 +33,8 @@ public static class ResultsJson
             report.PeakRssBytes));
     }
 
-    /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break).</summary>
-    public static string Sample(string task, EvalRow row, ChoiceScores scores)
+    /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break); a routed system's row names its <paramref name="expert"/>.</summary>
+    public static string Sample(string task, EvalRow row, ChoiceScores scores, string? expert = null)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(scores);
@@ -69,6 +69,7 @@ public static class ResultsJson
             }
 
             w.WriteBoolean("truncated", scores.Truncated);
+            if (expert is not null) w.WriteString("expert", expert);
             w.WriteEndObject();
         }
 
