@@ -73,6 +73,7 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
             md.Append(CultureInfo.InvariantCulture, $"![accuracy by task]({Path.GetFileName(chartFile)})\n\n");
         }
 
+        md.Append(ReportRouting.Markdown(EvaluationPairs));
         md.Append("## Steps\n\n| step | method | inputs | fingerprint | this build | time (s) | peak memory (MiB) |\n| --- | --- | --- | --- | --- | ---: | ---: |\n");
         foreach (var s in Steps)
         {

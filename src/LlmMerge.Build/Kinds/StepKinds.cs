@@ -6,6 +6,7 @@ internal static class StepKinds
     private static readonly IStepKind[] All =
     [
         new MergeStepKind(),
+        new RouteStepKind(),
     ];
 
     public static IReadOnlyList<IStepKind> Kinds => All;

@@ -34,29 +34,33 @@ internal sealed class QueryRoutedSystem : IRoutedSystem
 
     public IReadOnlyList<string> Experts => _manifest.Experts.Select(e => e.Name).ToList();
 
-    /// <summary>The cosine of a context with each expert's prototype, as routing computes it (a test's view).</summary>
-    public double[] Similarities(string context)
+    /// <summary>The cosine of each context with each expert's prototype, as routing computes it: [context][expert].</summary>
+    public double[][] Similarities(IReadOnlyList<string> contexts)
     {
         var model = ((TorchCausalLanguageModel)_pool.Get(_baseIndex)).Model;
-        var ids = RoutingPrompts.Encode(_tokenizer, context, model.Config.MaxPositionEmbeddings);
-        if (ids.Count == 0)
-            ids = _tokenizer.BosTokenId is int bos ? [bos] : throw new LlmMergeException("a query encodes to no tokens and the tokenizer has no BOS to stand for it; it cannot be routed");
-        double[] v = _manifest.GateMode == "cheap_embed"
-            ? PromptPrototypes.CheapEmbedding(model, [ids])
-            : PromptPrototypes.Pooled(model, ids, [_manifest.Layer], _manifest.GateMode == "hidden_avg" ? PromptPooling.Mean : PromptPooling.LastToken)[0];
-        return _prototypes.Select(p => PromptPrototypes.Cosine(v, p)).ToArray();
+        var ids = contexts.Select(c =>
+        {
+            var encoded = RoutingPrompts.Encode(_tokenizer, c, model.Config.MaxPositionEmbeddings);
+            return encoded.Count > 0 ? encoded
+                : _tokenizer.BosTokenId is int bos ? [bos]
+                : throw new LlmMergeException("a query encodes to no tokens and the tokenizer has no BOS to stand for it; it cannot be routed");
+        }).ToList();
+        double[][] vectors = _manifest.GateMode == "cheap_embed"
+            ? ids.Select(i => PromptPrototypes.CheapEmbedding(model, [i])).ToArray()
+            : PromptPrototypes.Pooled(model, ids, [_manifest.Layer], _manifest.GateMode == "hidden_avg" ? PromptPooling.Mean : PromptPooling.LastToken).Select(v => v[0]).ToArray();
+        return vectors.Select(v => _prototypes.Select(p => PromptPrototypes.Cosine(v, p)).ToArray()).ToArray();
     }
 
     public IReadOnlyList<int>? Route(EvalTask task, IReadOnlyList<EvalRow> rows)
     {
+        var sims = Similarities(rows.Select(r => r.Context).ToList());
         var route = new int[rows.Count];
         for (int r = 0; r < rows.Count; r++)
         {
-            var sims = Similarities(rows[r].Context);
             int best = 0;
-            for (int e = 1; e < sims.Length; e++)
+            for (int e = 1; e < sims[r].Length; e++)
             {
-                if (sims[e] > sims[best]) best = e;
+                if (sims[r][e] > sims[r][best]) best = e;
             }
             route[r] = best;
         }

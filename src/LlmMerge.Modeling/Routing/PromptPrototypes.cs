@@ -18,17 +18,24 @@ namespace LlmMerge.Modeling.Routing;
 /// </summary>
 public static class PromptPrototypes
 {
+    /// <summary>Prompts run together in one pass, at most (padding on the right, which a causal model never reads).</summary>
+    public const int BatchSize = 32;
+
     /// <summary>
     /// The hidden state entering each of <paramref name="layers"/> (0 .. num_hidden_layers - 1) for one prompt, pooled
     /// over its positions: one vector per requested layer, in the order given. The pass stops before the deepest one.
     /// </summary>
-    public static double[][] Pooled(DecoderForCausalLM model, IReadOnlyList<int> ids, IReadOnlyList<int> layers, PromptPooling pooling)
+    public static double[][] Pooled(DecoderForCausalLM model, IReadOnlyList<int> ids, IReadOnlyList<int> layers, PromptPooling pooling) =>
+        Pooled(model, [ids], layers, pooling)[0];
+
+    /// <summary>
+    /// <see cref="Pooled(DecoderForCausalLM, IReadOnlyList{int}, IReadOnlyList{int}, PromptPooling)"/> for many prompts:
+    /// [prompt][layer] vectors. Prompts run in right-padded batches of up to <see cref="BatchSize"/>, grouped by length;
+    /// under the causal mask a real token never sees the padding after it, so each result is the prompt's alone.
+    /// </summary>
+    public static double[][][] Pooled(DecoderForCausalLM model, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<int> layers, PromptPooling pooling)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (ids.Count == 0)
-            throw new ArgumentException("a prompt needs at least one token", nameof(ids));
-        if (ids.Count > model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"the prompt ({ids.Count} tokens) is longer than the model's {model.Config.MaxPositionEmbeddings} positions; cut it first", nameof(ids));
         if (layers.Count == 0)
             throw new ArgumentException("ask for at least one layer", nameof(layers));
         foreach (int l in layers)
@@ -36,25 +43,46 @@ public static class PromptPrototypes
             if (l < 0 || l >= model.Config.NumHiddenLayers)
                 throw new ArgumentOutOfRangeException(nameof(layers), l, $"the model has layers 0 .. {model.Config.NumHiddenLayers - 1}");
         }
-
-        var wanted = layers.ToHashSet();
-        var pooled = new Dictionary<int, double[]>();
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var device = model.parameters().First().device;
-        var input = tensor(ids.Select(t => (long)t).ToArray(), device: device).view(1, ids.Count);
-        using (model.Capture(new ActivationCapture
+        for (int p = 0; p < prompts.Count; p++)
         {
-            LayerInput = (i, h) =>
-            {
-                if (wanted.Contains(i))
-                    pooled[i] = Pool(h, pooling);
-            },
-        }))
-        {
-            model.HiddenStates(input, null, store: false, stopBeforeLayer: layers.Max());
+            if (prompts[p].Count == 0)
+                throw new ArgumentException($"prompt {p} has no tokens; a prompt needs at least one", nameof(prompts));
+            if (prompts[p].Count > model.Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"prompt {p} ({prompts[p].Count} tokens) is longer than the model's {model.Config.MaxPositionEmbeddings} positions; cut it first", nameof(prompts));
         }
-        return layers.Select(l => pooled[l]).ToArray();
+
+        var result = new double[prompts.Count][][];
+        var order = Enumerable.Range(0, prompts.Count).OrderBy(p => prompts[p].Count).ToList();
+        var wanted = layers.ToHashSet();
+        var device = model.parameters().First().device;
+        using var noGrad = no_grad();
+        foreach (var batch in order.Chunk(BatchSize))
+        {
+            using var scope = NewDisposeScope();
+            int width = batch.Max(p => prompts[p].Count);
+            var flat = new long[batch.Length * width];
+            for (int b = 0; b < batch.Length; b++)
+            {
+                var ids = prompts[batch[b]];
+                for (int t = 0; t < width; t++)
+                    flat[b * width + t] = ids[Math.Min(t, ids.Count - 1)]; // padding repeats the last token; it is never read
+            }
+            var pooled = new Dictionary<int, double[][]>();
+            using (model.Capture(new ActivationCapture
+            {
+                LayerInput = (i, h) =>
+                {
+                    if (wanted.Contains(i))
+                        pooled[i] = Pool(h, batch.Select(p => prompts[p].Count).ToArray(), pooling);
+                },
+            }))
+            {
+                model.HiddenStates(tensor(flat, device: device).view(batch.Length, width), null, store: false, stopBeforeLayer: layers.Max());
+            }
+            for (int b = 0; b < batch.Length; b++)
+                result[batch[b]] = layers.Select(l => pooled[l][b]).ToArray();
+        }
+        return result;
     }
 
     /// <summary>mergekit's get_hidden_states over several prompts: the mean of their pooled vectors, per layer.</summary>
@@ -63,9 +91,8 @@ public static class PromptPrototypes
         if (prompts.Count == 0)
             throw new ArgumentException("give at least one prompt", nameof(prompts));
         double[][]? sum = null;
-        foreach (var ids in prompts)
+        foreach (var p in Pooled(model, prompts, layers, pooling))
         {
-            var p = Pooled(model, ids, layers, pooling);
             if (sum is null)
                 sum = p;
             else
@@ -133,12 +160,19 @@ public static class PromptPrototypes
         return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
     }
 
-    private static double[] Pool(Tensor h, PromptPooling pooling)
+    // h: [batch, width, hidden] in the model's dtype; each row pooled over its own tokens, in float64, so a mean does
+    // not depend on the compute dtype's rounding.
+    private static double[][] Pool(Tensor h, int[] lengths, PromptPooling pooling)
     {
-        // h: [1, seq, hidden] in the model's dtype; pooled in float64 so the mean does not depend on the compute dtype's rounding.
-        var states = h[0].to(ScalarType.Float64);
-        var v = pooling == PromptPooling.Mean ? states.mean([0]) : states[-1];
-        return v.cpu().data<double>().ToArray();
+        var states = h.to(ScalarType.Float64).cpu();
+        var rows = new double[lengths.Length][];
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            var own = states[b].narrow(0, 0, lengths[b]);
+            var v = pooling == PromptPooling.Mean ? own.mean([0]) : own[lengths[b] - 1];
+            rows[b] = v.data<double>().ToArray();
+        }
+        return rows;
     }
 
     private static void Add(double[] into, double[] x, double factor)

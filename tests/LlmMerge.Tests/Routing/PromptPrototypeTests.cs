@@ -43,6 +43,22 @@ public class PromptPrototypeTests
 
     [TestCase(PromptPooling.LastToken)]
     [TestCase(PromptPooling.Mean)]
+    public void PromptsOfDifferentLengthsPooledTogetherAreEachTheirOwn(PromptPooling pooling)
+    {
+        using var dir = new TempDir();
+        var tiny = new TinyDecoder(new TinyDecoderShape { Layers = 2 }, seed: 3);
+        using var model = CausalLmLoader.LoadModel(tiny.Write(dir["m"]));
+        var reference = new ReferenceDecoder(tiny);
+        // More prompts than one batch holds, of many lengths, so padding and batch boundaries both occur.
+        var prompts = Enumerable.Range(0, PromptPrototypes.BatchSize + 5)
+            .Select(p => (IReadOnlyList<int>)Enumerable.Range(0, 1 + p % 9).Select(t => (p * 7 + t * 3) % tiny.Shape.Vocab).ToArray()).ToList();
+        var pooled = PromptPrototypes.Pooled(model.Model, prompts, [1], pooling);
+        for (int p = 0; p < prompts.Count; p++)
+            AssertClose(pooled[p][0], Pool(reference.LayerInputs(prompts[p])[1], pooling), $"prompt {p}");
+    }
+
+    [TestCase(PromptPooling.LastToken)]
+    [TestCase(PromptPooling.Mean)]
     public void AGateIsTheNormalizedMeanOfThePositivesMinusTheNegatives(PromptPooling pooling)
     {
         using var dir = new TempDir();
