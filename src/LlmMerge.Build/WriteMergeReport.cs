@@ -91,6 +91,7 @@ public sealed class WriteMergeReport : Microsoft.Build.Utilities.Task
             md.Append(CultureInfo.InvariantCulture, $"![accuracy, models by tasks]({Path.GetFileName(heatmapFile)})\n\n");
         }
 
+        md.Append(ReportRouting.Markdown(EvaluationPairs));
         md.Append("## Steps\n\n| step | method | inputs | fingerprint | this build | time (s) | peak memory (MiB) |\n| --- | --- | --- | --- | --- | ---: | ---: |\n");
         foreach (var s in Steps)
         {

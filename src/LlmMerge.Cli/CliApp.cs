@@ -16,6 +16,7 @@ public static class CliApp
         root.Subcommands.Add(FetchCommand.Create());
         root.Subcommands.Add(CacheCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(RouteCommand.Create());
         root.Subcommands.Add(ZooCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return root.Parse(args).Invoke(config);

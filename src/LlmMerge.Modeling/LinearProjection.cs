@@ -42,6 +42,12 @@ public sealed class LinearProjection : nn.Module<Tensor, Tensor>
 
     public Tensor? Bias => bias;
 
+    /// <summary>
+    /// Arrow routing over several LoRA adapters of this projection (<see cref="Routing.ArrowLora"/>): its update is added
+    /// to the output, token by token. The projection owns it once set and disposes it with itself.
+    /// </summary>
+    public Routing.ArrowLora? Arrow { get; set; }
+
     /// <summary>LoRA's A [rank, in] while an adapter is attached.</summary>
     public Tensor? LoraA => _loraA;
 
@@ -78,6 +84,18 @@ public sealed class LinearProjection : nn.Module<Tensor, Tensor>
         if (Capture is { } capture && capture.WantsProjection(QualifiedName))
             capture.ProjectionInput!(QualifiedName, input);
         var y = nn.functional.linear(input, weight, bias);
+        if (Arrow is { } arrow)
+            y = y.add(arrow.Delta(input));
         return _loraA is null ? y : y.add(nn.functional.linear(nn.functional.linear(input, _loraA), _loraB!).mul(_loraScale));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Arrow?.Dispose();
+            Arrow = null;
+        }
+        base.Dispose(disposing);
     }
 }

@@ -7,6 +7,7 @@ internal static class StepKinds
     [
         new MergeStepKind(),
         new MoeStepKind(),
+        new RouteStepKind(),
     ];
 
     public static IReadOnlyList<IStepKind> Kinds => All;

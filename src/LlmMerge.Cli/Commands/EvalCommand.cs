@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlmMerge.Core;
+using LlmMerge.Eval.Routing;
 using LlmMerge.Eval.Scoring;
 using LlmMerge.Modeling;
 
@@ -17,7 +18,7 @@ public static class EvalCommand
     /// <summary>Builds the <c>eval</c> verb.</summary>
     public static Command Create()
     {
-        var modelDir = new Argument<string>("model-dir") { Description = "Hugging Face model folder (config, weights, tokenizer)" };
+        var modelDir = new Argument<string>("model-dir") { Description = "Hugging Face model folder (config, weights, tokenizer), or a router folder from llmmerge route" };
         var tasks = new Option<string>("--tasks") { Description = "task files, comma separated: competition CSVs or lm-eval task YAMLs", Required = true };
         var output = new Option<string>("--output") { Description = "RESULTS.json to write", Required = true };
         var samples = new Option<string?>("--log-samples") { Description = "SAMPLES.jsonl to write: one line per scored row" };
@@ -75,14 +76,16 @@ public static class EvalCommand
                 };
                 string dev = options.Device, dt = parse.GetValue(dtype)!;
                 var load = ModelFactory ?? ((dir, d, t) => CausalLmLoader.Load(dir, d, t));
-                var runner = new EvalRunner(dir => load(dir, dev, dt));
+                // A router folder's experts load through the same loader; its base (query routing) and an Arrow system run on the same device.
+                var runner = new EvalRunner(dir => load(dir, dev, dt), dir => RoutedSystems.Open(dir, d => load(d, dev, dt), dev, dt));
                 var progress = parse.GetValue(quiet) ? null : new EvalProgressPrinter(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
                 EvalReport report = runner.Run(parse.GetValue(modelDir)!, options, progress);
 
                 foreach (var t in report.Tasks)
                 {
                     string metrics = string.Join(", ", t.Metrics.Select(m => $"{m.Key} {(m.Value is double v ? v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "n/a")}"));
-                    stdout.WriteLine($"{t.Name}: {t.Rows} rows{(metrics.Length > 0 ? ", " + metrics : "")}");
+                    string routed = t.RoutedRows is { } r ? $" (routed: {string.Join(", ", r.Select(kv => $"{kv.Key} {kv.Value}"))})" : "";
+                    stdout.WriteLine($"{t.Name}: {t.Rows} rows{(metrics.Length > 0 ? ", " + metrics : "")}{routed}");
                 }
 
                 if (report.Average.Count > 0)

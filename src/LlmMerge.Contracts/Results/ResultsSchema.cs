@@ -38,6 +38,13 @@ public static class ResultsSchema
                 w.WriteStartObject("metrics");
                 foreach (var (metric, value) in t.Metrics) NumberOrNull(w, metric, value);
                 w.WriteEndObject();
+                if (t.RoutedRows is { } routed)
+                {
+                    w.WriteStartObject("routed_rows");
+                    foreach (var (expert, count) in routed) w.WriteNumber(expert, count);
+                    w.WriteEndObject();
+                }
+
                 w.WriteEndObject();
             }
 
@@ -95,7 +102,12 @@ public static class ResultsSchema
                 Int(t, "labeled_rows"),
                 Int(t, "num_fewshot"),
                 t.TryGetProperty("chance", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetDouble() : null,
-                metrics)));
+                metrics)
+            {
+                RoutedRows = t.TryGetProperty("routed_rows", out var routed) && routed.ValueKind == JsonValueKind.Object
+                    ? routed.EnumerateObject().Where(r => r.Value.ValueKind == JsonValueKind.Number).ToDictionary(r => r.Name, r => r.Value.GetInt32(), StringComparer.Ordinal)
+                    : null,
+            }));
         }
         var average = new Dictionary<string, double>(StringComparer.Ordinal);
         if (root.TryGetProperty("average", out var avg))

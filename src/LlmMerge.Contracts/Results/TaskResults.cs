@@ -21,4 +21,7 @@ public sealed record TaskResults(
 {
     /// <summary>The task's accuracy (<c>acc</c>), null when it has none.</summary>
     public double? Accuracy => Metrics.TryGetValue(ResultsSchema.Accuracy, out var acc) ? acc : null;
+
+    /// <summary>A routed system's rows per expert (<c>routed_rows</c>, optional): absent for a plain model.</summary>
+    public IReadOnlyDictionary<string, int>? RoutedRows { get; init; }
 }

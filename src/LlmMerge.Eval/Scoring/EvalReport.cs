@@ -19,7 +19,11 @@ public sealed record TaskResult(
     int LabeledRows,
     int NumFewshot,
     double? Chance,
-    IReadOnlyDictionary<string, double?> Metrics);
+    IReadOnlyDictionary<string, double?> Metrics)
+{
+    /// <summary>A routed system's rows per expert (every expert listed), or null for a plain model or a system that routes inside its forward pass.</summary>
+    public IReadOnlyDictionary<string, int>? RoutedRows { get; init; }
+}
 
 /// <summary>An evaluation's outcome: per-task metrics, their averages, and what it cost.</summary>
 /// <param name="ModelDir">The model folder.</param>

@@ -4,6 +4,7 @@ using LlmMerge.Core;
 using LlmMerge.Core.IO;
 using LlmMerge.Eval.Chat;
 using LlmMerge.Eval.Scoring.Metrics;
+using LlmMerge.Eval.Routing;
 using LlmMerge.Eval.Tasks;
 using LlmMerge.Modeling;
 using LlmMerge.Tokenizers;
@@ -16,15 +17,28 @@ namespace LlmMerge.Eval.Scoring;
 /// <see cref="EvalOptions.BatchSize"/> rows sorted by length (multiple-choice contexts together, their choices
 /// against the cached contexts; generations decoded together), computes the metrics, and writes RESULTS.json,
 /// SAMPLES.jsonl and the submission CSV in file order, each renamed into place only when the run succeeds.
+/// A folder with router.json is a routed system: each task's rows are routed first, then scored in batches grouped by the
+/// expert each went to.
 /// </summary>
 public sealed class EvalRunner
 {
     private readonly Func<string, ICausalLanguageModel> _loadModel;
+    private readonly Func<string, IRoutedSystem> _loadSystem;
 
     /// <summary>A runner that gets its model from <paramref name="loadModel"/> (given the model folder); tests pass a fake.</summary>
     public EvalRunner(Func<string, ICausalLanguageModel> loadModel)
+        : this(loadModel, null)
+    {
+    }
+
+    /// <summary>
+    /// As <see cref="EvalRunner(Func{string, ICausalLanguageModel})"/>; a folder with router.json is opened by
+    /// <paramref name="loadSystem"/> (default: <see cref="RoutedSystems.Open"/> with <paramref name="loadModel"/> for its experts).
+    /// </summary>
+    public EvalRunner(Func<string, ICausalLanguageModel> loadModel, Func<string, IRoutedSystem>? loadSystem)
     {
         _loadModel = loadModel;
+        _loadSystem = loadSystem ?? (dir => RoutedSystems.Open(dir, loadModel));
     }
 
     /// <summary>Evaluates the model in <paramref name="modelDir"/> as <paramref name="options"/> say; progress after each batch.</summary>
@@ -74,10 +88,15 @@ public sealed class EvalRunner
         var results = new List<TaskResult>();
         long tokens = 0;
         var scoring = new Stopwatch();
-        using (ICausalLanguageModel model = _loadModel(modelDir))
+        // A folder with router.json is a routed system: each row is scored by the expert it routes to.
+        bool routed = RouterManifest.IsRouterFolder(modelDir);
+        using (IRoutedSystem? system = routed ? _loadSystem(modelDir) : null)
+        using (ICausalLanguageModel? model = routed ? null : _loadModel(modelDir))
         {
+            // Every task is routed before any row is scored, so a task the router cannot route stops the run first.
+            var assignments = work.Select(w => (w.Task, w.Rows, w.Encoded, Models: RowModels.For(model, system, w.Task, w.Rows))).ToList();
             scoring.Start();
-            foreach (var (task, rows, encoded) in work)
+            foreach (var (task, rows, encoded, models) in assignments)
             {
                 var clock = Stopwatch.StartNew();
                 int done = 0;
@@ -87,8 +106,18 @@ public sealed class EvalRunner
                     progress?.Report(new EvalProgress(task.Name, done, rows.Count, clock.Elapsed));
                 }
 
-                var mc = ScoreChoices(model, choices, encoded, options.BatchSize, Done);
-                var gen = Generate(model, generations, encoded, options.BatchSize, Done);
+                // One batched pass per model: the whole task for a plain model, each expert's rows for a routed system.
+                var mc = new Dictionary<int, ChoiceScores>();
+                var gen = new Dictionary<int, (PreparedGeneration Prepared, IReadOnlyList<string> Responses)>();
+                foreach (var group in models.Groups(rows.Count))
+                {
+                    ICausalLanguageModel m = models.Model(group[0]);
+                    var mine = new HashSet<int>(group);
+                    var subset = encoded.Select((e, i) => mine.Contains(i) ? e : null).ToList();
+                    foreach (var (i, v) in ScoreChoices(m, choices, subset, options.BatchSize, Done)) mc[i] = v;
+                    foreach (var (i, v) in Generate(m, generations, subset, options.BatchSize, Done)) gen[i] = v;
+                }
+
                 var metrics = new TaskMetrics(task);
                 for (int i = 0; i < rows.Count; i++)
                 {
@@ -97,7 +126,7 @@ public sealed class EvalRunner
                     {
                         tokens += s.Tokens;
                         metrics.AddChoice(row, s);
-                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s));
+                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, s, models.Expert(i)));
                         submission.Add((row.Id, s.Prediction.ToString(CultureInfo.InvariantCulture)));
                     }
                     else
@@ -106,7 +135,7 @@ public sealed class EvalRunner
                         var g = Score(task, row, prepared, responses);
                         tokens += g.Tokens;
                         metrics.AddGeneration(row, g);
-                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, prepared, g));
+                        samples?.Writer.WriteLine(ResultsJson.Sample(task.Name, row, prepared, g, models.Expert(i)));
                         submission.Add((row.Id, g.Prediction switch
                         {
                             int index => index.ToString(CultureInfo.InvariantCulture),
@@ -116,7 +145,7 @@ public sealed class EvalRunner
                     }
                 }
 
-                results.Add(metrics.Result(rows.Count));
+                results.Add(metrics.Result(rows.Count) with { RoutedRows = models.Counts });
             }
 
             scoring.Stop();
@@ -145,7 +174,7 @@ public sealed class EvalRunner
     }
 
     // Multiple-choice rows, longest context first (as lm-eval orders its requests), batch by batch.
-    private static Dictionary<int, ChoiceScores> ScoreChoices(ICausalLanguageModel model, MultipleChoiceScorer scorer, List<object> encoded, int batchSize, Action<int> done)
+    private static Dictionary<int, ChoiceScores> ScoreChoices(ICausalLanguageModel model, MultipleChoiceScorer scorer, IReadOnlyList<object?> encoded, int batchSize, Action<int> done)
     {
         var rows = encoded.Select((e, i) => (Encoded: e as EncodedChoices, Index: i)).Where(x => x.Encoded is not null)
             .Select(x => (Prepared: scorer.Fit(x.Encoded!, model.MaxSequenceLength), x.Index))
@@ -172,7 +201,7 @@ public sealed class EvalRunner
 
     // Generation rows, longest prompt first, each row's repeats beside it in the batch.
     private static Dictionary<int, (PreparedGeneration Prepared, IReadOnlyList<string> Responses)> Generate(
-        ICausalLanguageModel model, GenerationScorer scorer, List<object> encoded, int batchSize, Action<int> done)
+        ICausalLanguageModel model, GenerationScorer scorer, IReadOnlyList<object?> encoded, int batchSize, Action<int> done)
     {
         var rows = encoded.Select((e, i) => (Encoded: e as EncodedPrompt, Index: i)).Where(x => x.Encoded is not null)
             .Select(x => (Prepared: scorer.Fit(x.Encoded!, model.MaxSequenceLength), x.Index))

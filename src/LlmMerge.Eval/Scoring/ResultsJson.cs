@@ -24,7 +24,7 @@ public static class ResultsJson
             report.Device,
             report.Limit,
             report.Tasks.Select(t => new KeyValuePair<string, TaskResults>(t.Name,
-                new TaskResults(t.File, t.Rows, t.MultipleChoiceRows, t.GenerationRows, t.LabeledRows, t.NumFewshot, t.Chance, t.Metrics))).ToList(),
+                new TaskResults(t.File, t.Rows, t.MultipleChoiceRows, t.GenerationRows, t.LabeledRows, t.NumFewshot, t.Chance, t.Metrics) { RoutedRows = t.RoutedRows })).ToList(),
             report.Average,
             report.WallSeconds,
             report.ScoringSeconds,
@@ -38,8 +38,8 @@ public static class ResultsJson
         });
     }
 
-    /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break).</summary>
-    public static string Sample(string task, EvalRow row, ChoiceScores scores)
+    /// <summary>One SAMPLES.jsonl line for a scored multiple-choice row (no line break); a routed system's row names its <paramref name="expert"/>.</summary>
+    public static string Sample(string task, EvalRow row, ChoiceScores scores, string? expert = null)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(scores);
@@ -86,6 +86,7 @@ public static class ResultsJson
             }
 
             w.WriteEndObject();
+            if (expert is not null) w.WriteString("expert", expert);
             w.WriteEndObject();
         }
 
@@ -97,7 +98,7 @@ public static class ResultsJson
     /// prompt as rendered and the generation kwargs; resps; filtered_resps per filter chain; the row's metrics), the
     /// prediction and the target.
     /// </summary>
-    public static string Sample(string task, EvalRow row, PreparedGeneration prepared, GenerationScores scores)
+    public static string Sample(string task, EvalRow row, PreparedGeneration prepared, GenerationScores scores, string? expert = null)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(prepared);
@@ -153,6 +154,7 @@ public static class ResultsJson
             foreach (var (name, value) in scores.Metrics) w.WriteNumber(name, value);
             w.WriteEndObject();
             w.WriteBoolean("truncated", scores.Truncated);
+            if (expert is not null) w.WriteString("expert", expert);
             w.WriteEndObject();
         }
 

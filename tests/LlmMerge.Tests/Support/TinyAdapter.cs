@@ -59,6 +59,13 @@ public sealed class TinyAdapter
         return dir;
     }
 
+    /// <summary>The seeded lora_A [r, in] and lora_B [out, r] of a module, row-major, as written.</summary>
+    public (float[] A, long[] AShape, float[] B, long[] BShape) Pair(string module)
+    {
+        var p = _pairs.First(x => x.Module == module);
+        return (p.A, p.AShape, p.B, p.BShape);
+    }
+
     /// <summary>W + scale·B·A (transposed with fan_in_fan_out) for a base tensor, in double, by loops; unchanged when not adapted.</summary>
     public float[] Apply(string tensor, long[] shape, float[] w)
     {
