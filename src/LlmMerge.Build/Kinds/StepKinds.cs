@@ -6,6 +6,7 @@ internal static class StepKinds
     private static readonly IStepKind[] All =
     [
         new MergeStepKind(),
+        new EvolveStepKind(),
     ];
 
     public static IReadOnlyList<IStepKind> Kinds => All;
