@@ -177,8 +177,10 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
             xml.Append("    <LlmMergeNodeDependency Include=\"").Append(Xml(Escape(d))).Append("\" />\n");
         foreach (ITaskItem pair in pairs)
         {
-            xml.Append("    <LlmMergeEvalPair Include=\"").Append(Xml(Escape(pair.ItemSpec))).Append("\">\n");
-            foreach (string m in new[] { "TaskFile", "TaskName", "PairStamp", "ResultFile", "SamplesFile" })
+            // The pair's stamp is the item itself and its result a transform of it: MSBuild's partial builds then hand
+            // the target only the pairs whose result is missing or older than their stamp.
+            xml.Append("    <LlmMergeEvalPair Include=\"").Append(Xml(Escape(pair.GetMetadata("PairStamp")))).Append("\">\n");
+            foreach (string m in new[] { "TaskFile", "TaskName", "ResultFile", "SamplesFile" })
                 xml.Append("      <").Append(m).Append('>').Append(Xml(Escape(pair.GetMetadata(m)))).Append("</").Append(m).Append(">\n");
             xml.Append("    </LlmMergeEvalPair>\n");
         }
