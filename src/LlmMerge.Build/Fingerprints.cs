@@ -33,7 +33,7 @@ internal sealed class Fingerprints
         }
     }
 
-    public static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    public static string Sha256(string text) => LlmMerge.Contracts.Fingerprints.ContentHash.Sha256(text);
 
     public string File256(string path)
     {
@@ -49,18 +49,8 @@ internal sealed class Fingerprints
         return sha;
     }
 
-    /// <summary>sha256 over every file's relative path and content hash, in ordinal order; hidden files are skipped.</summary>
-    public string Folder(string dir)
-    {
-        var sb = new StringBuilder("folder v1\n");
-        foreach (string file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-                     .Select(f => (Full: f, Rel: Path.GetRelativePath(dir, f).Replace('\\', '/')))
-                     .Where(f => !f.Rel.Split('/').Any(p => p.StartsWith('.')))
-                     .OrderBy(f => f.Rel, StringComparer.Ordinal)
-                     .Select(f => f.Rel + "\0" + File256(f.Full)))
-            sb.Append(file).Append('\n');
-        return Sha256(sb.ToString());
-    }
+    /// <summary>sha256 over every file's relative path and content hash, in ordinal order; hidden files are skipped (<see cref="LlmMerge.Contracts.Fingerprints.ContentHash.Folder"/>).</summary>
+    public string Folder(string dir) => LlmMerge.Contracts.Fingerprints.ContentHash.Folder(dir, File256);
 
     public void Save()
     {

@@ -18,6 +18,7 @@ public static class CliApp
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(RouteCommand.Create());
         root.Subcommands.Add(ZooCommand.Create());
+        root.Subcommands.Add(EvolveCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return root.Parse(args).Invoke(config);
     }

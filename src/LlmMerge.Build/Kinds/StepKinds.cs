@@ -8,6 +8,7 @@ internal static class StepKinds
         new MergeStepKind(),
         new MoeStepKind(),
         new RouteStepKind(),
+        new EvolveStepKind(),
     ];
 
     public static IReadOnlyList<IStepKind> Kinds => All;

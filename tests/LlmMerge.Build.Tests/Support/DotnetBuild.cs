@@ -9,7 +9,7 @@ internal sealed record BuildResult(int ExitCode, string Log, TimeSpan Elapsed)
 {
     /// <summary>Steps whose CLI run finished in this build ("MergeStep 'x': done in ...").</summary>
     public IReadOnlyList<string> StepsRan =>
-        Regex.Matches(Log, @"MergeStep '([^']+)': done in").Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal).ToList();
+        Regex.Matches(Log, @"\w+Step '([^']+)': done in").Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal).ToList();
 
     public int StepsSkipped => Regex.Count(Log, "Skipping target \"_LlmMergeRunStep\" because all output files are up-to-date");
 
