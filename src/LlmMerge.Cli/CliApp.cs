@@ -14,6 +14,8 @@ public static class CliApp
         root.Subcommands.Add(FetchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(ZooCommand.Create());
+        root.Subcommands.Add(WorkerCommand.Create());
+        root.Subcommands.Add(SubmitCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return root.Parse(args).Invoke(config);
     }
