@@ -18,6 +18,9 @@ internal sealed class WarningLogger(TextWriter err) : ILoggerProvider, ILogger
         if (!IsEnabled(logLevel))
             return;
         string text = formatter(state, exception).ReplaceLineEndings(" ");
+        // Orleans' start-up advice about server GC concerns services, not a worker running one job per process.
+        if (text.StartsWith("Note: ", StringComparison.Ordinal))
+            return;
         if (text.Length > 400)
             text = text[..400] + "…";
         _err.WriteLine($"orleans {logLevel.ToString().ToLowerInvariant()}: {text}");
