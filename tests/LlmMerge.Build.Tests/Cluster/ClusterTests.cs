@@ -114,7 +114,8 @@ public sealed class ClusterTests
         var local = Local();
         using var folder = new GraphFolder();
         string project = NewGraph(folder);
-        BuildResult build = folder.Build(project, $"-p:LlmMergeCluster={_cluster}");
+        // One MSBuild node per job in flight: each node waits on its job, so -m bounds the jobs the cluster sees at once.
+        BuildResult build = folder.Build(project, $"-p:LlmMergeCluster={_cluster}", "-m:4");
         Assert.That(build.ExitCode, Is.Zero, build + "\n" + string.Join("\n", _workers.Select(w => w.Log)));
         // Every step and evaluation says which worker ran it.
         var ranOn = Regex.Matches(build.Log, @"done in [0-9.]+ s on worker (w\d)").Select(m => m.Groups[1].Value).ToList();
@@ -134,7 +135,7 @@ public sealed class ClusterTests
         using var folder = new GraphFolder();
         string project = NewGraph(folder);
         var before = _workers.ToDictionary(w => w, w => w.Started.Count);
-        var build = Task.Run(() => folder.Build(project, $"-p:LlmMergeCluster={_cluster}"));
+        var build = Task.Run(() => folder.Build(project, $"-p:LlmMergeCluster={_cluster}", "-m:4"));
 
         // The first worker to start one of this build's jobs is killed with it running.
         WorkerProcess? victim = null;
