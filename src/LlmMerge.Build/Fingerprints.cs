@@ -79,11 +79,19 @@ internal static class StampFile
     {
         if (File.Exists(path) && File.ReadAllText(path) == content)
             return false;
+        Replace(path, content);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes beside <paramref name="path"/> under a name unique to this process and renames over it: a reader never
+    /// sees half a file, and two builds of one graph writing the same file at the same moment both succeed.
+    /// </summary>
+    public static void Replace(string path, string content)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        // Unique per process: two builds of one graph may write the same stamp at the same moment.
         string tmp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(tmp, content);
         File.Move(tmp, path, overwrite: true);
-        return true;
     }
 }

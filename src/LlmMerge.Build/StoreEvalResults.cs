@@ -57,9 +57,9 @@ public sealed class StoreEvalResults : Microsoft.Build.Utilities.Task
             }
             // One task per cache file, with the run's own figures (time, tokens, memory) beside it.
             var one = results with { Tasks = [task], Average = task.Value.Metrics.Where(m => m.Value is not null).ToDictionary(m => m.Key, m => m.Value!.Value) };
-            Replace(pair.GetMetadata("ResultFile"), ResultsSchema.Write(one));
+            StampFile.Replace(pair.GetMetadata("ResultFile"), ResultsSchema.Write(one));
             if (pair.GetMetadata("SamplesFile") is { Length: > 0 } samplesFile)
-                Replace(samplesFile, samples.TryGetValue(task.Key, out var lines) ? string.Concat(lines.Select(l => l + "\n")) : "");
+                StampFile.Replace(samplesFile, samples.TryGetValue(task.Key, out var lines) ? string.Concat(lines.Select(l => l + "\n")) : "");
         }
         try
         {
@@ -96,13 +96,5 @@ public sealed class StoreEvalResults : Microsoft.Build.Utilities.Task
             list.Add(line);
         }
         return byTask;
-    }
-
-    private static void Replace(string path, string content)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(tmp, content);
-        File.Move(tmp, path, overwrite: true);
     }
 }
