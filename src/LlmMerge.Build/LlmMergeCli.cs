@@ -119,7 +119,8 @@ public sealed class LlmMergeCli : ToolTask
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(StatsFile))!);
                 File.WriteAllText(StatsFile, JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["seconds"] = Math.Round(ElapsedSeconds, 3),
+                    // On a cluster the report shows the job's own time on its worker, not the client's wait.
+                    ["seconds"] = Math.Round(Worker.Length > 0 ? _workerSeconds : ElapsedSeconds, 3),
                     ["peak_rss_bytes"] = PeakRssBytes,
                     ["finished_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
                 }));
