@@ -4,8 +4,9 @@
 
   python3 tests/LlmMerge.Benchmarks/cluster/measure.py [OUT_DIR] [--skip-demo] [--skip-death]
 
-- the demo's evaluations (every model on every test task, a fresh evaluation cache) on this machine alone and on
-  1, 2 and 3 local workers (`-m:4` so the build keeps every worker busy);
+- the demo's evaluations (each of the demo's models on the four test tasks, --limit=N rows each, default 10) on
+  this machine alone (two at a time, as the graph on two cores) and on 1, 2 and 3 local workers (four submitted at
+  a time, as a build with -m:4);
 - the overhead of one job through the cluster against the same command run here (a 5-row evaluation);
 - the time from a worker's SIGKILL to its job starting on another worker.
 Each timing is printed with the load average (`uptime`) taken just before it. It starts its own redis-server on a
@@ -71,18 +72,36 @@ def main():
     print(f"load before anything: {load()}", flush=True)
 
     if "--skip-demo" not in sys.argv:
+        # The demo's evaluations as jobs: every model of the demo (the zoo's and, once built, its merges) on the four
+        # test tasks, LIMIT rows each; here two at a time (as the graph on 2 cores), through the cluster four at a time.
+        limit = next((a.split("=")[1] for a in sys.argv if a.startswith("--limit=")), "10")
+        models = [f"merges/zoo/{m}" for m in ["base", "expert-arithmetic", "expert-world_facts", "expert-reversal", "expert-comparison", "multitask"]]
+        models += [f"artifacts/demo/{m}" for m in ["linear", "task_arithmetic", "ties", "dare_ties"] if os.path.exists(f"artifacts/demo/{m}/config.json")]
+        tasks = ",".join(f"tasks/{t}/{t}_test.csv" for t in ["arithmetic", "world_facts", "reversal", "comparison"])
+        from concurrent.futures import ThreadPoolExecutor
         for n in [0, 1, 2, 3]:
             cluster = f"redis://127.0.0.1:{port}/{next(db)}"
             workers = [worker(cluster, f"demo{n}-w{i}") for i in range(1, n + 1)]
-            args = ["dotnet", "build", "merges/demo.proj", "-t:Evaluate", "-nologo", "-v:m", "-tl:off", "-nr:false",
-                    "-p:LlmMergeBuildTools=false", f"-p:LlmMergeEvalCacheDir={OUT}/eval-{n}/"]
-            if n > 0:
-                args += [f"-p:LlmMergeCluster={cluster}", "-m:4"]
-            secs, before, r = timed(args)
-            jobs = len(re.findall(r"Evaluation '[^']+': [^:]+ on .*: done in", r.stdout))
-            print(f"demo evaluations, {'this machine alone (-m)' if n == 0 else f'{n} worker(s)'}: {secs:.1f} s, {jobs} model evaluations, exit {r.returncode}, load before {before}", flush=True)
-            if r.returncode != 0:
-                print(r.stdout[-4000:])
+            stamp = time.time()
+
+            def job(i):
+                args = ["eval", models[i], "--tasks", tasks, "--limit", limit, "--output", f"{OUT}/demo-{n}/{i}.json", "--quiet"]
+                if n > 0:
+                    args = ["submit", "--cluster", cluster, "--key", f"demo-{n}-{i}-{stamp}", "--"] + args
+                r = subprocess.run(["dotnet", CLI] + args, cwd=ROOT, capture_output=True, text=True)
+                m = re.search(r"ran on (\S+) in ([0-9.]+) s", r.stderr)
+                return r.returncode, (m.group(1), float(m.group(2))) if m else None
+
+            before = load()
+            t = time.time()
+            with ThreadPoolExecutor(2 if n == 0 else 4) as pool:
+                results = list(pool.map(job, range(len(models))))
+            secs = time.time() - t
+            ran = [r[1] for r in results if r[1]]
+            per = {w: sum(1 for x in ran if x[0] == w) for w in sorted({x[0] for x in ran})}
+            print(f"demo evaluations ({len(models)} models x 4 tasks x {limit} rows), {'this machine alone, 2 at a time' if n == 0 else f'{n} worker(s)'}: "
+                  f"{secs:.1f} s, exits {sorted({r[0] for r in results})}, jobs per worker {per}, "
+                  f"sum of job time on workers {sum(x[1] for x in ran):.1f} s, load before {before}", flush=True)
             for p, _ in workers:
                 stop(p)
 
