@@ -30,8 +30,16 @@ public sealed class LlmMergeCli : ToolTask
     [Output] public string LastOutputLine { get; private set; } = "";
     [Output] public double ElapsedSeconds { get; private set; }
     [Output] public long PeakRssBytes { get; private set; }
+    /// <summary>The cluster worker that ran the job, when the command was <c>llmmerge submit</c>; empty otherwise.</summary>
+    [Output] public string Worker { get; private set; } = "";
 
     private string? _lastError;
+    private double _workerSeconds;
+    private long _workerPeak;
+
+    private const string SubmitDone = "llmmerge submit: ran on ";
+    private static readonly System.Text.RegularExpressions.Regex SubmitDoneLine =
+        new(@"^llmmerge submit: ran on (\S+) in ([0-9.]+) s, peak memory ([0-9.]+) MiB", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     protected override string ToolName => OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
 
@@ -72,6 +80,15 @@ public sealed class LlmMergeCli : ToolTask
             Log.LogMessage(MessageImportance.Normal, singleLine);
             return;
         }
+        // `llmmerge submit` ends with the worker's own figures: the job's time and memory are the worker's, not the client's.
+        if (singleLine.StartsWith(SubmitDone, StringComparison.Ordinal) && SubmitDoneLine.Match(singleLine) is { Success: true } done)
+        {
+            Worker = done.Groups[1].Value;
+            _workerSeconds = double.Parse(done.Groups[2].Value, CultureInfo.InvariantCulture);
+            _workerPeak = (long)(double.Parse(done.Groups[3].Value, CultureInfo.InvariantCulture) * 1048576);
+            Log.LogMessage(MessageImportance.Normal, singleLine);
+            return;
+        }
         // Logged as messages, never parsed as canonical errors: "llmmerge: error: ..." would otherwise become
         // an error pointing at a file named "llmmerge" instead of the item's line.
         // The CLI's own messages start with "llmmerge" (progress lines with the verb), errors say "error".
@@ -93,6 +110,8 @@ public sealed class LlmMergeCli : ToolTask
         int exit = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
         ElapsedSeconds = clock.Elapsed.TotalSeconds;
         PeakRssBytes = watcher.Stop();
+        if (Worker.Length > 0 && _workerPeak > 0)
+            PeakRssBytes = _workerPeak;
         if (exit == 0)
         {
             if (StatsFile.Length > 0)
@@ -100,7 +119,8 @@ public sealed class LlmMergeCli : ToolTask
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(StatsFile))!);
                 File.WriteAllText(StatsFile, JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["seconds"] = Math.Round(ElapsedSeconds, 3),
+                    // On a cluster the report shows the job's own time on its worker, not the client's wait.
+                    ["seconds"] = Math.Round(Worker.Length > 0 ? _workerSeconds : ElapsedSeconds, 3),
                     ["peak_rss_bytes"] = PeakRssBytes,
                     ["finished_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
                 }));
@@ -111,7 +131,8 @@ public sealed class LlmMergeCli : ToolTask
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(MarkerFile))!);
                 File.WriteAllText(MarkerFile, MarkerContent + "\n");
             }
-            Log.LogMessage(MessageImportance.High, $"{Subject}: done in {ElapsedSeconds:F1} s{(PeakRssBytes > 0 ? $", peak memory {PeakRssBytes / 1048576.0:F0} MiB" : "")}.");
+            string where = Worker.Length > 0 ? $" on worker {Worker} ({_workerSeconds:F1} s there)" : "";
+            Log.LogMessage(MessageImportance.High, $"{Subject}: done in {ElapsedSeconds:F1} s{where}{(PeakRssBytes > 0 ? $", peak memory {PeakRssBytes / 1048576.0:F0} MiB" : "")}.");
         }
         return exit;
     }

@@ -180,7 +180,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
             // The pair's stamp is the item itself and its result a transform of it: MSBuild's partial builds then hand
             // the target only the pairs whose result is missing or older than their stamp.
             xml.Append("    <LlmMergeEvalPair Include=\"").Append(Xml(Escape(pair.GetMetadata("PairStamp")))).Append("\">\n");
-            foreach (string m in new[] { "TaskFile", "TaskName", "ResultFile", "SamplesFile" })
+            foreach (string m in new[] { "PairKey", "TaskFile", "TaskName", "ResultFile", "SamplesFile" })
                 xml.Append("      <").Append(m).Append('>').Append(Xml(Escape(pair.GetMetadata(m)))).Append("</").Append(m).Append(">\n");
             xml.Append("    </LlmMergeEvalPair>\n");
         }
@@ -277,6 +277,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
                 string key = Fingerprints.Sha256($"eval v2\nevaluator {evaluator}\n{_resolved[model].Fingerprint}\n{taskFp}")[..32];
                 if (pairs.ContainsKey(key)) continue;
                 var item = new TaskItem(key);
+                item.SetMetadata("PairKey", key);
                 item.SetMetadata("Model", model);
                 item.SetMetadata("ModelDir", _resolved[model].Dir);
                 item.SetMetadata("TaskFile", task);

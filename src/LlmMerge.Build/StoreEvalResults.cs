@@ -27,17 +27,25 @@ public sealed class StoreEvalResults : Microsoft.Build.Utilities.Task
     {
         string text;
         ResultsDocument results;
+        Dictionary<string, List<string>> samples;
         try
         {
             text = File.ReadAllText(Results);
+            samples = ReadSamples();
             results = ResultsSchema.Parse(text);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && AlreadyStored())
+        {
+            // On a cluster two builds that submitted the same evaluation share one run folder; the first to store it
+            // deletes it, after its pairs are in the cache.
+            Log.LogMessage(MessageImportance.Normal, $"{Subject}: stored by another build from the same run");
+            return true;
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException)
         {
             Log.LogError(null, ErrorCodes.EvalFailed, null, ErrorFile, ErrorLine, 0, 0, 0, $"{Subject}: {Results}: not a RESULTS.json ({e.Message})");
             return false;
         }
-        var samples = ReadSamples();
         foreach (ITaskItem pair in Pairs)
         {
             string file = Path.GetFullPath(pair.GetMetadata("TaskFile"));
@@ -64,11 +72,19 @@ public sealed class StoreEvalResults : Microsoft.Build.Utilities.Task
         return !Log.HasLoggedErrors;
     }
 
+    /// <summary>Every pair's result is in the cache and newer than its stamp (the pair's item).</summary>
+    private bool AlreadyStored() =>
+        Pairs.All(p => File.Exists(p.GetMetadata("ResultFile"))
+                       && (!File.Exists(p.ItemSpec) || File.GetLastWriteTimeUtc(p.GetMetadata("ResultFile")) >= File.GetLastWriteTimeUtc(p.ItemSpec))
+                       && (p.GetMetadata("SamplesFile") is not { Length: > 0 } f || File.Exists(f)));
+
     private Dictionary<string, List<string>> ReadSamples()
     {
         var byTask = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        if (Samples.Length == 0 || !File.Exists(Samples))
+        if (Samples.Length == 0)
             return byTask;
+        if (!File.Exists(Samples))
+            return AlreadyStored() ? throw new FileNotFoundException("deleted by the build that stored it", Samples) : byTask;
         foreach (string line in File.ReadLines(Samples))
         {
             if (line.Length == 0)

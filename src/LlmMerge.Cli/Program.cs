@@ -2,5 +2,9 @@ namespace LlmMerge.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    private static int Main(string[] args)
+    {
+        ParentWatch.StartIfAsked();
+        return CliApp.Run(args, Console.Out, Console.Error);
+    }
 }
