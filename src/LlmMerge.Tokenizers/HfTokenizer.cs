@@ -17,7 +17,6 @@ public sealed class HfTokenizer
     private HfTokenizer(TokenizerCore core, TokenizerConfig config)
     {
         _core = core;
-        BosToken = config.BosToken;
         BosTokenId = config.BosToken is null ? null : core.TokenToId(config.BosToken);
         EosTokenId = config.EosToken is null ? null : core.TokenToId(config.EosToken);
         PadTokenId = config.PadToken is null ? null : core.TokenToId(config.PadToken);
@@ -62,9 +61,7 @@ public sealed class HfTokenizer
     /// <summary>The file <see cref="ChatTemplate"/> was read from (tokenizer_config.json or chat_template.jinja), for messages.</summary>
     public string? ChatTemplateFile { get; }
 
-    /// <summary>The special tokens' text, as a chat template sees them (bos_token, eos_token, pad_token, unk_token).</summary>
-    public string? BosToken { get; }
-
+    /// <summary>The other special tokens' text, as a chat template sees them (eos_token, pad_token, unk_token).</summary>
     public string? EosToken { get; }
 
     public string? PadToken { get; }

@@ -25,6 +25,11 @@ public unsafe interface ITensorFile : IDisposable
 
     /// <summary>Tells the kernel (or the reader) this process is done with a tensor's bytes for now.</summary>
     void Evict(TensorInfo info);
+
+    /// <summary>Starts reading a tensor's bytes ahead of its use; nothing where the reader cannot (a PyTorch checkpoint's tensor may be gathered from pieces).</summary>
+    void Prefetch(TensorInfo info)
+    {
+    }
 }
 
 /// <summary>Opens a tensor file by its extension.</summary>

@@ -93,7 +93,7 @@ public sealed partial class FusedExpertSource : IModelSource
         return (m.Half >= 0 ? rows.narrow(0, m.Half * slice.Shape[0], slice.Shape[0]) : rows).contiguous();
     }
 
-    public SafetensorsFile RawFile(string name) =>
+    public ITensorFile RawFile(string name) =>
         Map(name) is { } m && _inner.Contains(m.Fused) ? _inner.RawFile(m.Fused) : _inner.RawFile(name);
 
     public long Evict(string name)

@@ -9,7 +9,11 @@ public static class TorchRuntime
     private static readonly object Gate = new();
     private static bool _initialized;
 
-    /// <summary>Loads the native backend and uses every core for intra-op parallelism.</summary>
+    /// <summary>
+    /// Loads the native backend and sets its intra-op threads: every core, or <c>LLMMERGE_THREADS</c> where a caller
+    /// runs several processes at once (a merge graph's parallel nodes), since libtorch's threads spin while they wait
+    /// and two processes each using every core run at half the speed of one after the other.
+    /// </summary>
     public static void Initialize()
     {
         lock (Gate)
@@ -18,7 +22,7 @@ public static class TorchRuntime
                 return;
             try
             {
-                torch.set_num_threads(Environment.ProcessorCount);
+                torch.set_num_threads(Threads());
             }
             catch (TypeInitializationException e)
             {
@@ -29,6 +33,11 @@ public static class TorchRuntime
             _initialized = true;
         }
     }
+
+    /// <summary>Intra-op threads: a positive <c>LLMMERGE_THREADS</c>, else one per core.</summary>
+    public static int Threads() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LLMMERGE_THREADS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0
+            ? n : Environment.ProcessorCount;
 
     /// <summary>Parses --device (cpu, cuda, cuda:N); cuda without a visible GPU is an error that says what to do.</summary>
     public static torch.Device ResolveDevice(string? name)
