@@ -56,11 +56,20 @@ public sealed class EvolveRunner
 
         string genomeDir = Path.GetDirectoryName(config.SourcePath)!;
         using var models = new ModelResolver([Directory.GetCurrentDirectory(), genomeDir]);
-        var definition = Absolute(config.Genome, models);
+        GenomeDefinition definition;
+        Genome.Genome genome;
+        try
+        {
+            definition = Absolute(config.Genome, models);
+            genome = new Genome.Genome(definition, CheckShapes(definition, models));
+        }
+        catch (LlmMergeException e) when (!e.Message.StartsWith(config.SourcePath, StringComparison.Ordinal))
+        {
+            // The genome is what to fix: name its file (the message names the model or tensor).
+            throw new LlmMergeException($"{config.SourcePath}: {e.Message}", e);
+        }
         var fingerprints = definition.Models.Append(definition.BaseModel).OfType<ModelReference>().Distinct()
             .ToDictionary(m => m, m => ModelFingerprint(m, models));
-        int numLayers = CheckShapes(definition, models);
-        var genome = new Genome.Genome(definition, numLayers);
         var tasks = LoadTasks(config, options, genomeDir, definition, models);
 
         string storage = Path.GetFullPath(options.StoragePath);
