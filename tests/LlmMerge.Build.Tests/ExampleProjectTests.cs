@@ -21,7 +21,7 @@ public sealed class ExampleProjectTests
     {
         // The tool build of the whole run went through demo.proj's ValidateGraph with LlmMergeBuildTools on; doing
         // it again at once must not trip over a file the first build left locked or loaded.
-        Assert.That(ToolsSetup.First!.Log, Does.Contain("graph demo: 8 experts, 8 steps"));
+        Assert.That(ToolsSetup.First!.Log, Does.Contain("graph demo: 8 experts, 9 steps"));
         BuildResult again = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"), ["-t:ValidateGraph"]);
         Assert.That(again.ExitCode, Is.Zero, again.ToString());
         BuildResult items = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"),
@@ -31,6 +31,10 @@ public sealed class ExampleProjectTests
         // The linear, task-arithmetic and DARE steps read only the experts, so none depends on the TIES step.
         Assert.That(items.Log, Does.Contain("\"Identity\": \"linear\"").And.Contain("\"Models\": \"arithmetic;world_facts;reversal;comparison\""));
         Assert.That(items.Log, Does.Not.Contain("\"Models\": \"ties"));
+        // The mixture's gates read the validation splits only; the test splits stay held out.
+        BuildResult moe = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"), ["-getItem:MoeStep", "-p:LlmMergeBuildTools=false"]);
+        Assert.That(moe.ExitCode, Is.Zero, moe.ToString());
+        Assert.That(moe.Log, Does.Contain("_validation.yaml").And.Not.Contain("_test."));
     }
 
     [Test]

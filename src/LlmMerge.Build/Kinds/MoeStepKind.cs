@@ -9,13 +9,15 @@ namespace LlmMerge.Build.Kinds;
 /// <c>MoeStep</c>: a mixture of experts from dense experts, run by <c>llmmerge moe</c>. Config= a mergekit-moe YAML whose
 /// <c>base_model</c> and <c>source_model</c> may name experts and steps, or metadata: BaseModel, Experts (and
 /// SharedExperts) by name, GateMode, ExpertsPerToken, DType, Architecture, and Prompts / NegativePrompts as
-/// <c>EXPERT=FILE;...</c> with one prompt a line (their text goes into the recipe, so editing a file reruns the step).
+/// <c>EXPERT=FILE;...</c> with one prompt a line (their text goes into the recipe, so editing a file reruns the step), and
+/// PromptTasks (<c>EXPERT=TASK_FILE;...</c>, as a RouteStep's) with PromptLimit: each task row's context is a positive
+/// prompt (the recipe's <c>prompt_tasks</c>), the task file fingerprinted by its folder's content.
 /// </summary>
 internal sealed class MoeStepKind : IStepKind
 {
     private static readonly HashSet<string> Known = new(StringComparer.OrdinalIgnoreCase)
     {
-        "BaseModel", "Experts", "SharedExperts", "GateMode", "ExpertsPerToken", "DType", "Architecture", "Prompts", "NegativePrompts",
+        "BaseModel", "Experts", "SharedExperts", "GateMode", "ExpertsPerToken", "DType", "Architecture", "Prompts", "NegativePrompts", "PromptTasks", "PromptLimit",
         "Config", "OutputPath", "Publish", "Description",
     };
 
@@ -47,6 +49,15 @@ internal sealed class MoeStepKind : IStepKind
             YamlMappingNode? root = graph.LoadConfig(item, ItemType, graph.FullPath(item, config), "a mergekit-moe recipe");
             if (root is null || !CheckWords(graph, item, root, "Config"))
                 return null;
+            foreach (var (_, _, path) in PromptTaskFiles(root))
+            {
+                string full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(graph.FullPath(item, config))!, path.Value ?? ""));
+                if (!File.Exists(full))
+                {
+                    graph.Error(ErrorCodes.MissingTask, item, ItemType, "Config", $"MoeStep '{item.ItemSpec}': {config} names task file '{path.Value}' in prompt_tasks, which does not exist ({full}).");
+                    return null;
+                }
+            }
             return new StepNode { Name = item.ItemSpec, Item = item, Kind = this, Method = "moe", ConfigFile = graph.FullPath(item, config), Config = root };
         }
         return ReadInline(graph, item);
@@ -102,6 +113,33 @@ internal sealed class MoeStepKind : IStepKind
                 map[key] = new YamlSequenceNode(lines);
             }
         }
+        if (item.GetMetadata("PromptLimit") is { Length: > 0 } limit)
+        {
+            if (!(int.TryParse(limit, NumberStyles.Integer, CultureInfo.InvariantCulture, out int l) && l >= 1))
+            {
+                graph.Error(ErrorCodes.BadParameter, item, ItemType, "PromptLimit", $"MoeStep '{item.ItemSpec}': PromptLimit must be a whole number of at least 1, not '{limit}'.");
+                return null;
+            }
+            step.Settings["PromptLimit"] = limit.Trim();
+        }
+        int t = 0;
+        foreach (string part in MergeGraph.SplitList(item.GetMetadata("PromptTasks")))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            string expert = eq > 0 ? part[..eq].Trim() : "", path = part[(eq + 1)..].Trim();
+            if ((!experts.Contains(expert) && !shared.Contains(expert)) || path.Length == 0)
+            {
+                graph.Error(ErrorCodes.BadParameter, item, ItemType, "PromptTasks", $"MoeStep '{item.ItemSpec}': PromptTasks entry '{part}' must be EXPERT=TASK_FILE for an expert in Experts or SharedExperts ({string.Join(", ", experts.Concat(shared))}).");
+                return null;
+            }
+            string full = graph.FullPath(item, path);
+            if (!File.Exists(full))
+            {
+                graph.Error(ErrorCodes.MissingTask, item, ItemType, "PromptTasks", $"MoeStep '{item.ItemSpec}': PromptTasks names task file '{full}' (for {expert}), which does not exist.");
+                return null;
+            }
+            step.Settings[$"PromptTasks.{t++}"] = expert + "=" + full;
+        }
         step.Inputs.Add(baseModel);
         step.Inputs.UnionWith(experts);
         step.Inputs.UnionWith(shared);
@@ -128,7 +166,16 @@ internal sealed class MoeStepKind : IStepKind
     public YamlMappingNode Recipe(StepNode step, Func<string, string> reference, Func<string, string> folder)
     {
         if (step.Config is not null)
-            return RecipeYaml.WithModels(step, reference, folder);
+        {
+            var copy = RecipeYaml.WithModels(step, reference, folder);
+            string dir = Path.GetDirectoryName(step.ConfigFile)!;
+            foreach (var (parent, key, value) in PromptTaskFiles(copy).ToList())
+                MergeGraph.Replace(parent, key, Task(Path.GetFullPath(Path.Combine(dir, value.Value ?? "")), folder));
+            return copy;
+        }
+        var promptTasks = step.Settings.Where(s => s.Key.StartsWith("PromptTasks.", StringComparison.Ordinal))
+            .OrderBy(s => int.Parse(s.Key["PromptTasks.".Length..], CultureInfo.InvariantCulture))
+            .Select(s => (Expert: s.Value[..s.Value.IndexOf('=', StringComparison.Ordinal)], File: s.Value[(s.Value.IndexOf('=', StringComparison.Ordinal) + 1)..])).ToList();
         var root = new YamlMappingNode { { "base_model", reference(step.BaseModel!) } };
         foreach (string key in new[] { "architecture", "gate_mode", "dtype", "experts_per_token" })
         {
@@ -146,6 +193,16 @@ internal sealed class MoeStepKind : IStepKind
                     foreach (var (k, v) in prompts)
                         entry.Add(k, RecipeYaml.Clone(v));
                 }
+                var tasks = new YamlSequenceNode();
+                foreach (var (_, file) in promptTasks.Where(p => p.Expert == m))
+                {
+                    var task = new YamlMappingNode { { "file", Task(file, folder) } };
+                    if (step.Settings.TryGetValue("PromptLimit", out string? limit))
+                        task.Add("limit", limit);
+                    tasks.Add(task);
+                }
+                if (tasks.Children.Count > 0)
+                    entry.Add("prompt_tasks", tasks);
                 list.Add(entry);
             }
             return list;
@@ -154,6 +211,31 @@ internal sealed class MoeStepKind : IStepKind
         if (step.Settings.TryGetValue("shared_experts", out string? shared))
             root.Add("shared_experts", Entries(MergeGraph.SplitList(shared)));
         return root;
+    }
+
+    // A task file as the recipe names it: its folder by reference (a path to run, the folder's content hash to fingerprint), then its name.
+    private static string Task(string full, Func<string, string> folder) => folder(Path.GetDirectoryName(full)!) + "/" + Path.GetFileName(full);
+
+    /// <summary>The task file scalars of a recipe's prompt_tasks entries (plain or <c>file:</c>), experts and shared experts.</summary>
+    private static IEnumerable<(YamlNode Parent, YamlNode Key, YamlScalarNode Value)> PromptTaskFiles(YamlMappingNode root)
+    {
+        foreach (string list in new[] { "experts", "shared_experts" })
+        {
+            if (!root.Children.TryGetValue(new YamlScalarNode(list), out var experts) || experts is not YamlSequenceNode seq)
+                continue;
+            foreach (var expert in seq.Children.OfType<YamlMappingNode>())
+            {
+                if (!expert.Children.TryGetValue(new YamlScalarNode("prompt_tasks"), out var tasks) || tasks is not YamlSequenceNode entries)
+                    continue;
+                for (int i = 0; i < entries.Children.Count; i++)
+                {
+                    if (entries.Children[i] is YamlScalarNode s)
+                        yield return (entries, new YamlScalarNode(i.ToString(CultureInfo.InvariantCulture)), s);
+                    else if (entries.Children[i] is YamlMappingNode m && m.Children.TryGetValue(new YamlScalarNode("file"), out var f) && f is YamlScalarNode fs)
+                        yield return (m, new YamlScalarNode("file"), fs);
+                }
+            }
+        }
     }
 
     public IReadOnlyList<string> Arguments(string recipeFile, string outputDir, IReadOnlyList<string> extra) =>

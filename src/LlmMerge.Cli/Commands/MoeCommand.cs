@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using LlmMerge.Core.SafeTensors;
 using LlmMerge.Engine.Moe;
+using LlmMerge.Eval.Moe;
 using LlmMerge.Modeling.Sources;
 
 namespace LlmMerge.Cli.Commands;
@@ -11,7 +12,7 @@ public static class MoeCommand
 {
     public static Command Create()
     {
-        var config = new Argument<string>("config") { Description = "mergekit-moe YAML recipe" };
+        var config = new Argument<string>("config") { Description = "mergekit-moe YAML recipe (plus prompt_tasks: task files whose contexts are positive prompts)" };
         var outDir = new Argument<string>("out-dir") { Description = "output model folder (replaced only when the mixture is complete)" };
         var shard = new Option<string>("--out-shard-size") { Description = "largest output shard, e.g. 5B, 500M (mergekit's default: 5B)", DefaultValueFactory = _ => "5B" };
         var device = new Option<string>("--device") { Description = "where the base computes hidden-state gates: cpu (default), cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
@@ -29,7 +30,12 @@ public static class MoeCommand
             return CliApp.Guard(stderr, () =>
             {
                 string recipePath = parse.GetValue(config)!;
-                var recipe = MoeRecipeParser.ParseFile(recipePath);
+                if (!File.Exists(recipePath))
+                    throw new LlmMerge.Core.LlmMergeException($"{recipePath}: recipe file not found");
+                string recipeDir = Path.GetDirectoryName(Path.GetFullPath(recipePath))!;
+                // prompt_tasks (ours) become positive_prompts before the engine reads the recipe.
+                string text = MoePromptTasks.Expand(File.ReadAllText(recipePath), recipePath, [Directory.GetCurrentDirectory(), recipeDir]);
+                var recipe = MoeRecipeParser.Parse(text, recipePath);
                 var options = new MoeOptions
                 {
                     OutShardBytes = ShardedModelWriter.ParseShardSize(parse.GetValue(shard)!),
@@ -38,7 +44,6 @@ public static class MoeCommand
                     CopyTokenizer = !parse.GetValue(noTokenizer),
                     AllowAllSame = parse.GetValue(allowSame),
                 };
-                string recipeDir = Path.GetDirectoryName(Path.GetFullPath(recipePath))!;
                 using var models = new ModelResolver([Directory.GetCurrentDirectory(), recipeDir]);
                 var clock = Stopwatch.StartNew();
                 var progress = parse.GetValue(quiet) ? null : new ProgressPrinter(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), "moe");
