@@ -154,4 +154,36 @@ public sealed partial class ClusterTests
         _workers.Add(replacement);
         replacement.WaitJoined(JoinWithin);
     }
+
+    [Test]
+    public void AnEvolveStepSpreadsItsCandidatesOverTheWorkers()
+    {
+        using var folder = new GraphFolder();
+        folder.Write("genome.yml", """
+            genome:
+              models: [expert-a, expert-b]
+              merge_method: ties
+              base_model: base
+              layer_granularity: 2
+            tasks:
+              - name: tasks/sums.csv
+            """);
+        NewGraph(folder);
+        string project = folder.Project("search", """
+              <ItemGroup>
+                <Expert Include="base" Path="models/base" />
+                <Expert Include="expert-a" Path="models/expert-a" />
+                <Expert Include="expert-b" Path="models/expert-b" />
+                <EvolveStep Include="search" Genome="genome.yml" MaxFevals="2" Seed="3" Popsize="2" />
+              </ItemGroup>
+            """);
+        BuildResult build = folder.Build(project, $"-p:LlmMergeCluster={_cluster}");
+        Assert.That(build.ExitCode, Is.Zero, build + "\n" + string.Join("\n", _workers.Select(w => w.Log)));
+        // The step ran here as `llmmerge evolve --cluster`: its generation of two and the final mean went to the workers.
+        string storage = folder.Artifacts(project, "search");
+        Assert.That(File.ReadAllLines(Path.Combine(storage, "candidates.jsonl")), Has.Length.EqualTo(3));
+        Assert.That(File.Exists(Path.Combine(storage, "final_model", "model.safetensors")), Is.True);
+        Assert.That(CandidateJobs(folder.Dir).Count(), Is.EqualTo(3),
+            string.Join("\n", _workers.Select(w => w.Log)));
+    }
 }
