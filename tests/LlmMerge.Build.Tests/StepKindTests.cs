@@ -56,7 +56,7 @@ public sealed class StepKindTests
                 <MergeStep Include="m-model_stock" Method="model_stock" BaseModel="base" Models="$(Two)" FilterWise="true" />
                 <MergeStep Include="m-sce" Method="sce" BaseModel="base" Models="$(Two)" SelectTopk="0.5" />
                 <MergeStep Include="m-nearswap" Method="nearswap" BaseModel="base" Models="expert-a" T="0.01" />
-                <MergeStep Include="m-tsv" Method="tsv" BaseModel="base" Models="$(Two)" Exclude="[lm_head, embed_tokens]" Alpha="expert-a=1;expert-b=0.5" />
+                <MergeStep Include="m-tsv" Method="tsv" BaseModel="base" Models="$(Two)" ExcludeTensors="[lm_head, embed_tokens]" Alpha="expert-a=1;expert-b=0.5" />
                 <MergeStep Include="m-iso_c" Method="iso_c" BaseModel="base" Models="$(Two)" ScalingFactor="1.2" />
                 <MergeStep Include="m-iso_cts" Method="iso_cts" BaseModel="base" Models="$(Two)" CommonSpaceFraction="0.7" />
                 <MergeStep Include="m-geometric_median" Method="geometric_median" BaseModel="base" Models="$(Two)" MaxIter="10" />

@@ -87,7 +87,9 @@ public class QueryRoutingTests
             Assert.That(routed[r].Expert, Is.EqualTo(expected), $"row {r} ({routed[r].Task} {routed[r].Id}): cos alpha {a}, beta {b}");
             var own = alone[expected][r];
             Assert.That((own.Task, own.Id), Is.EqualTo((routed[r].Task, routed[r].Id)));
-            Assert.That(routed[r].LogLikelihoods, Is.EqualTo(own.LogLikelihoods), $"row {r}: scored as {expected} alone");
+            // Rows are scored in padded batches, and a routed expert's batch holds only its own rows, so the float
+            // rounding may differ from the whole task's batches in the last digits.
+            Assert.That(routed[r].LogLikelihoods, Is.EqualTo(own.LogLikelihoods).Within(1e-5), $"row {r}: scored as {expected} alone");
             Assert.That(routed[r].Prediction, Is.EqualTo(own.Prediction));
             if (!counts.TryGetValue(routed[r].Task, out var c)) counts[routed[r].Task] = c = new() { ["alpha"] = 0, ["beta"] = 0 };
             c[expected]++;
