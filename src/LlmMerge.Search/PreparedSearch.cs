@@ -69,11 +69,20 @@ public sealed class PreparedSearch : IDisposable
         var models = new ModelResolver([Directory.GetCurrentDirectory(), genomeDir]);
         try
         {
-            var definition = Absolute(config.Genome, models);
+            GenomeDefinition definition;
+            Genome.Genome genome;
+            try
+            {
+                definition = Absolute(config.Genome, models);
+                genome = new Genome.Genome(definition, CheckShapes(definition, models));
+            }
+            catch (LlmMergeException e) when (!e.Message.StartsWith(config.SourcePath, StringComparison.Ordinal))
+            {
+                // The genome is what to fix: name its file (the message names the model or tensor).
+                throw new LlmMergeException($"{config.SourcePath}: {e.Message}", e);
+            }
             var fingerprints = definition.Models.Append(definition.BaseModel).OfType<ModelReference>().Distinct()
                 .ToDictionary(m => m, m => ModelFingerprint(m, models));
-            int numLayers = CheckShapes(definition, models);
-            var genome = new Genome.Genome(definition, numLayers);
             var tasks = LoadTasks(config, taskSearchPaths, genomeDir, definition, models);
             return new PreparedSearch(config, models, definition, fingerprints, genome, tasks, seed ?? config.Search.RandomSeed ?? 0, device);
         }

@@ -32,4 +32,16 @@ public sealed class ExampleProjectTests
         Assert.That(items.Log, Does.Contain("\"Identity\": \"linear\"").And.Contain("\"Models\": \"arithmetic;world_facts;reversal;comparison\""));
         Assert.That(items.Log, Does.Not.Contain("\"Models\": \"ties"));
     }
+
+    [Test]
+    public void TheSearchIsAGraphOfItsOwnBesideTheDemo()
+    {
+        // The search takes minutes, so merges/demo.proj (about a minute) must not hold it; merges/search.proj does.
+        BuildResult search = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "search.proj"), ["-t:ValidateGraph", "-p:LlmMergeBuildTools=false"]);
+        Assert.That(search.ExitCode, Is.Zero, search.ToString());
+        Assert.That(search.Log, Does.Contain("graph search: 5 experts, 2 steps"));
+        BuildResult demo = DotnetBuild.Run(Path.Combine(Repo.Root, "merges", "demo.proj"), ["-getItem:EvolveStep", "-p:LlmMergeBuildTools=false"]);
+        Assert.That(demo.ExitCode, Is.Zero, demo.ToString());
+        Assert.That(demo.Log, Does.Contain("\"EvolveStep\": []"), "the demo graph has no search step");
+    }
 }

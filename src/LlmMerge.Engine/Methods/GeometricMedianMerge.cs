@@ -31,18 +31,13 @@ public sealed class GeometricMedianMerge : IMergeMethod
 
     public bool RequiresBaseModel => true;
 
-    public void ValidateModelCount(int models, bool hasBase)
-    {
-        if (models < 2)
-            throw new LlmMergeException($"merge method 'geometric_median' needs the base_model and at least one other model (the recipe gives {models} in all)");
-    }
+    public void ValidateModelCount(int models, bool hasBase) => BaseAndTaskModels.RequireBaseAndOne(Name, models);
 
     public Tensor Merge(MergeInputs inputs)
     {
         using var scope = NewDisposeScope();
-        var baseInput = inputs.Base ?? throw new LlmMergeException($"geometric_median: base_model is not among the inputs of tensor '{inputs.TensorName}'");
+        var (baseInput, others) = BaseAndTaskModels.Split(inputs, Name);
         var b = baseInput.Tensor;
-        var others = inputs.Tensors.Where(m => m != baseInput).ToList();
         if (others.Count == 0)
             return b.alias().MoveToOuterDisposeScope();
         double maxIter = inputs.Number("max_iter");

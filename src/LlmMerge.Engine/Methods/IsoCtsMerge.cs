@@ -32,18 +32,14 @@ public sealed class IsoCtsMerge : IMergeMethod
 
     public bool RequiresBaseModel => true;
 
-    public void ValidateModelCount(int models, bool hasBase)
-    {
-        if (models < 2)
-            throw new LlmMergeException($"merge method '{Name}' needs the base_model and at least one other model (the recipe gives {models} in all)");
-    }
+    public void ValidateModelCount(int models, bool hasBase) => BaseAndTaskModels.RequireBaseAndOne(Name, models);
 
     public Tensor Merge(MergeInputs inputs)
     {
         using var scope = NewDisposeScope();
-        var baseInput = inputs.Base ?? throw new LlmMergeException($"{Name}: base_model is not among the inputs of tensor '{inputs.TensorName}'");
+        var (baseInput, others) = BaseAndTaskModels.Split(inputs, Name);
         var b = baseInput.Tensor;
-        var taskVectors = inputs.Tensors.Where(m => m != baseInput).Select(m => m.Tensor.sub(b)).ToList();
+        var taskVectors = others.Select(m => m.Tensor.sub(b)).ToList();
         if (taskVectors.Count == 0)
             return b.alias().MoveToOuterDisposeScope();
 

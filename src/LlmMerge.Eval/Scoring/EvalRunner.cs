@@ -173,31 +173,9 @@ public sealed class EvalRunner
         return report;
     }
 
-    // Multiple-choice rows, longest context first (as lm-eval orders its requests), batch by batch.
-    private static Dictionary<int, ChoiceScores> ScoreChoices(ICausalLanguageModel model, MultipleChoiceScorer scorer, IReadOnlyList<object?> encoded, int batchSize, Action<int> done)
-    {
-        var rows = encoded.Select((e, i) => (Encoded: e as EncodedChoices, Index: i)).Where(x => x.Encoded is not null)
-            .Select(x => (Prepared: scorer.Fit(x.Encoded!, model.MaxSequenceLength), x.Index))
-            .OrderByDescending(x => x.Prepared.Requests.Count == 0 ? 0 : x.Prepared.Requests.Max(r => r.Context.Count))
-            .ThenBy(x => x.Index)
-            .ToList();
-        var scores = new Dictionary<int, ChoiceScores>();
-        foreach (var batch in rows.Chunk(batchSize))
-        {
-            var requests = batch.SelectMany(b => b.Prepared.Requests).ToList();
-            var all = requests.Count == 0 ? [] : model.ScoreBatch(requests);
-            int at = 0;
-            foreach (var (prepared, index) in batch)
-            {
-                scores[index] = MultipleChoiceScorer.Finish(prepared, all.Skip(at).Take(prepared.Requests.Count).ToList());
-                at += prepared.Requests.Count;
-            }
-
-            done(batch.Length);
-        }
-
-        return scores;
-    }
+    // Multiple-choice rows as MultipleChoiceBatches scores them (the recipe search scores its candidates the same way).
+    private static Dictionary<int, ChoiceScores> ScoreChoices(ICausalLanguageModel model, MultipleChoiceScorer scorer, IReadOnlyList<object?> encoded, int batchSize, Action<int> done) =>
+        MultipleChoiceBatches.Score(model, scorer, encoded.Select(e => e as EncodedChoices).ToList(), batchSize, done);
 
     // Generation rows, longest prompt first, each row's repeats beside it in the batch.
     private static Dictionary<int, (PreparedGeneration Prepared, IReadOnlyList<string> Responses)> Generate(

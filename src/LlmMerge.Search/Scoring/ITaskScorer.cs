@@ -5,8 +5,8 @@ using LlmMerge.Tokenizers;
 namespace LlmMerge.Search.Scoring;
 
 /// <summary>
-/// The one place the search calls the evaluator: scores a loaded model on a task's rows. Kept this small so the
-/// evaluator's scoring (row by row now, batched rows later) can change behind it.
+/// The one place the search calls the evaluator: scores a loaded model on a task's rows (in llmmerge eval's
+/// batches, <see cref="MultipleChoiceTaskScorer"/>); tests pass their own.
 /// </summary>
 public interface ITaskScorer
 {

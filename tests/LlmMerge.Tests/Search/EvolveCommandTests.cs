@@ -207,7 +207,7 @@ public class EvolveCommandTests
         using var dir = new TempDir();
         var (exit, _, err) = Evolve(Genome(dir, granularity: 3), dir["a"], 4);
         Assert.That(exit, Is.Not.Zero);
-        Assert.That(err, Does.Contain("layer_granularity 3 does not divide the models' 4 layers"));
+        Assert.That(err, Does.StartWith("llmmerge: error: " + dir["genome.yml"] + ": ").And.Contain("layer_granularity 3 does not divide the models' 4 layers"));
 
         File.WriteAllText(dir["missing.yml"], File.ReadAllText(Genome(dir)).Replace(TaskFiles[1], "no_such_task"));
         (exit, _, err) = Evolve(dir["missing.yml"], dir["b"], 4, "--task-search-path", Path.Combine(Root, "tasks"));
@@ -221,7 +221,7 @@ public class EvolveCommandTests
         File.WriteAllText(dir["shape.yml"], File.ReadAllText(Genome(dir)).Replace(Zoo("expert-comparison"), dir["short"]));
         (exit, _, err) = Evolve(dir["shape.yml"], dir["c"], 4);
         Assert.That(exit, Is.Not.Zero);
-        Assert.That(err, Does.Contain("a genome merges models of one shape").And.Contain(dir["short"]));
+        Assert.That(err, Does.StartWith("llmmerge: error: " + dir["shape.yml"] + ": ").And.Contain("a genome merges models of one shape").And.Contain(dir["short"]));
 
         File.WriteAllText(dir["karcher.yml"], File.ReadAllText(Genome(dir)).Replace("merge_method: ties", "merge_method: karcher"));
         (exit, _, err) = Evolve(dir["karcher.yml"], dir["d"], 4);
