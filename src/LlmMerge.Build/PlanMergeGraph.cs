@@ -112,6 +112,7 @@ public sealed class PlanMergeGraph : Microsoft.Build.Utilities.Task
                 ["LlmMergeNodeKind"] = "step",
                 ["LlmMergeStepName"] = step.Name,
                 ["LlmMergeStepSubject"] = $"{step.Kind.ItemType} '{step.Name}'",
+                ["LlmMergeStepVerb"] = step.Kind.Verb,
                 ["LlmMergeStepStamp"] = stamp,
                 ["LlmMergeStepMarker"] = item.GetMetadata("MarkerFile"),
                 ["LlmMergeStepStats"] = item.GetMetadata("StatsFile"),

@@ -19,6 +19,7 @@ public static class CliApp
         root.Subcommands.Add(RouteCommand.Create());
         root.Subcommands.Add(ZooCommand.Create());
         root.Subcommands.Add(EvolveCommand.Create());
+        root.Subcommands.Add(ScoreCandidateCommand.Create());
         root.Subcommands.Add(WorkerCommand.Create());
         root.Subcommands.Add(SubmitCommand.Create());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -26,6 +26,9 @@ public sealed record EvolveOptions
     /// <summary>Candidates merged and scored at once, each job with its own resident model; null is one per core.</summary>
     public int? Jobs { get; init; }
 
+    /// <summary>Where candidates are scored, given the prepared genome; null is <see cref="Candidates.LocalCandidateScorer"/> with <see cref="Jobs"/> resident models.</summary>
+    public Func<PreparedSearch, Candidates.ICandidateScorer>? CandidateScorer { get; init; }
+
     /// <summary>mergekit's --save-final-model.</summary>
     public bool SaveFinalModel { get; init; } = true;
 

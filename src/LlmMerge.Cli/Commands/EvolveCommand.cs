@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using LlmMerge.Cli.Cluster;
 using LlmMerge.Search;
 
 namespace LlmMerge.Cli.Commands;
 
 /// <summary>
 /// <c>llmmerge evolve GENOME.yml --storage-path DIR</c>: mergekit-evolve's CMA-ES search over a genome's merge
-/// parameters, candidates merged and scored in memory on the genome's tasks, every candidate kept in DIR.
+/// parameters, candidates merged and scored in memory on the genome's tasks (here, or with <c>--cluster</c> on a
+/// cluster's workers, a generation at once), every candidate kept in DIR.
 /// </summary>
 public static class EvolveCommand
 {
@@ -23,10 +25,12 @@ public static class EvolveCommand
         var jobs = new Option<int?>("--jobs") { Description = "candidates scored at once, each with its own copy of the model (default: one per core)" };
         var noFinal = new Option<bool>("--no-save-final-model") { Description = "do not merge the best candidate into DIR/final_model" };
         var quiet = new Option<bool>("--quiet") { Description = "no progress on standard error" };
+        var cluster = new Option<string?>("--cluster") { Description = "score each generation's candidates in parallel on a cluster of `llmmerge worker`s: localhost[:PORT] or redis://HOST:PORT[/DB]" };
+        var clusterId = new Option<string>("--cluster-id") { Description = "Orleans cluster id with --cluster (default llmmerge)", DefaultValueFactory = _ => "llmmerge" };
 
         var cmd = new Command("evolve", "search a genome's merge parameters with CMA-ES on validation tasks (mergekit-evolve)")
         {
-            genome, storage, maxFevals, sigma0, seed, popsize, searchPath, device, jobs, noFinal, quiet,
+            genome, storage, maxFevals, sigma0, seed, popsize, searchPath, device, jobs, noFinal, quiet, cluster, clusterId,
         };
         cmd.SetAction(parse =>
         {
@@ -34,6 +38,15 @@ public static class EvolveCommand
             var stderr = parse.InvocationConfiguration.Error;
             return CliApp.Guard(stderr, () =>
             {
+                var taskPaths = parse.GetValue(searchPath) ?? [];
+                Func<PreparedSearch, Search.Candidates.ICandidateScorer>? remote = null;
+                if (parse.GetValue(cluster) is { } address)
+                {
+                    var parsed = LlmMerge.Cluster.ClusterAddress.Parse(address);
+                    // Workers merge on their own --device unless this command named one.
+                    string? jobDevice = parse.GetResult(device) is { Implicit: false } ? parse.GetValue(device) : null;
+                    remote = search => ClusterCandidateScorer.Create(parsed, parse.GetValue(clusterId)!, search, taskPaths, jobDevice, parse.GetValue(quiet) ? TextWriter.Null : stderr);
+                }
                 var result = new EvolveRunner().Run(new EvolveOptions
                 {
                     GenomePath = parse.GetValue(genome)!,
@@ -42,9 +55,10 @@ public static class EvolveCommand
                     Sigma0 = parse.GetValue(sigma0),
                     RandomSeed = parse.GetValue(seed),
                     Popsize = parse.GetValue(popsize),
-                    TaskSearchPaths = parse.GetValue(searchPath) ?? [],
+                    TaskSearchPaths = taskPaths,
                     Device = parse.GetValue(device)!,
                     Jobs = parse.GetValue(jobs),
+                    CandidateScorer = remote,
                     SaveFinalModel = !parse.GetValue(noFinal),
                     Progress = parse.GetValue(quiet) ? null : stderr,
                 });

@@ -17,6 +17,12 @@ public sealed class JobSubmitter(IClusterClient client, TextWriter stdout, TextW
     /// <summary>The last status seen, for callers that want more than the exit code (the search's scores).</summary>
     public JobStatus? Last { get; private set; }
 
+    /// <summary>
+    /// Only what goes wrong (a worker lost, the cluster not answering, a failure's output), not each job's queue,
+    /// worker and progress: a search submits a whole generation at once and says itself where each candidate ran.
+    /// </summary>
+    public bool Quiet { get; init; }
+
     public async Task<int> Run(JobSpec spec, CancellationToken cancel = default)
     {
         var grain = client.GetGrain<IJobGrain>(spec.Key);
@@ -58,7 +64,8 @@ public sealed class JobSubmitter(IClusterClient client, TextWriter stdout, TextW
             if (status.State == JobState.Queued && (lastState != JobState.Queued || status.Attempt != lastAttempt))
             {
                 queuedSince.Restart();
-                Say($"job {spec.Key}: queued (attempt {status.Attempt}{(status.Queue is { } q ? $", position {q.Position + 1}, {q.Workers} worker(s)" : "")})");
+                if (!Quiet)
+                    Say($"job {spec.Key}: queued (attempt {status.Attempt}{(status.Queue is { } q ? $", position {q.Position + 1}, {q.Workers} worker(s)" : "")})");
             }
             if (status.State == JobState.Queued && !toolWarned && queuedSince.Elapsed > TimeSpan.FromSeconds(5) && status.Queue is { WorkersWithTool: 0, OtherTools.Length: > 0 } qi)
             {
@@ -67,11 +74,12 @@ public sealed class JobSubmitter(IClusterClient client, TextWriter stdout, TextW
             }
             if (status.State == JobState.Running && status.Worker is { } w && (w.Silo != lastSilo || status.Attempt != lastAttempt || lastState != JobState.Running))
             {
-                Say($"job {spec.Key}: running on worker {w.Name} (attempt {status.Attempt})");
+                if (!Quiet)
+                    Say($"job {spec.Key}: running on worker {w.Name} (attempt {status.Attempt})");
                 lastSilo = w.Silo;
                 lastProgress = null;
             }
-            if (status.State == JobState.Running && status.Progress is { } p && p != lastProgress)
+            if (status.State == JobState.Running && status.Progress is { } p && p != lastProgress && !Quiet)
             {
                 stderr.WriteLine($"  [{status.Worker?.Name}] {p}");
                 lastProgress = p;
@@ -90,14 +98,17 @@ public sealed class JobSubmitter(IClusterClient client, TextWriter stdout, TextW
         stdout.Flush();
         if (r.ExitCode == 0)
         {
-            Say($"ran on {r.Worker} in {r.Seconds:F1} s, peak memory {r.PeakRssBytes / 1048576.0:F0} MiB (job {spec.Key}, attempt {r.Attempt}, {status.Submissions} submission(s))");
+            if (!Quiet)
+                Say($"ran on {r.Worker} in {r.Seconds:F1} s, peak memory {r.PeakRssBytes / 1048576.0:F0} MiB (job {spec.Key}, attempt {r.Attempt}, {status.Submissions} submission(s))");
             return 0;
         }
         foreach (string line in r.StandardErrorTail)
             stderr.WriteLine($"  [{r.Worker}] {line}");
         Say($"job {spec.Key} failed on {r.Worker} (exit code {r.ExitCode}, attempt {r.Attempt})");
-        // Last, so whoever reads the last error line (the build's LlmMergeCli task) reports the worker's message.
-        stderr.WriteLine($"llmmerge: error: worker {r.Worker}: {r.ErrorMessage()}");
+        // Last, so whoever reads the last error line (the build's LlmMergeCli task) reports the worker's message; a
+        // quiet caller reports it itself.
+        if (!Quiet)
+            stderr.WriteLine($"llmmerge: error: worker {r.Worker}: {r.ErrorMessage()}");
         stderr.Flush();
         return r.ExitCode;
     }

@@ -2,11 +2,15 @@
 """The cluster's Measure figures (README, "Scale out"): run from the repository root after
 `dotnet build merges/demo.proj` has built the tools and merged the demo's models.
 
-  python3 tests/LlmMerge.Benchmarks/cluster/measure.py [OUT_DIR] [--skip-demo] [--skip-death]
+  python3 tests/LlmMerge.Benchmarks/cluster/measure.py [OUT_DIR] [--skip-demo] [--skip-evolve] [--skip-overhead] [--skip-death]
 
 - the demo's evaluations (each of the demo's models on the four test tasks, --limit=N rows each, default 10) on
   this machine alone (two at a time, as the graph on two cores) and on 1, 2 and 3 local workers (four submitted at
   a time, as a build with -m:4);
+- two generations of the zoo's TIES search (four experts, layer_granularity 2, the four validation splits, --eval-limit=N
+  rows each, default 20): `llmmerge evolve --max-fevals 12` (pycma stops once countevals - 1 >= 12: two generations
+  of 12, then the final mean) in memory here (--jobs 1 and 2) and with --cluster on
+  1, 2 and 3 local workers, with each candidate job's time on its worker against its merge-and-score time;
 - the overhead of one job through the cluster against the same command run here (a 5-row evaluation);
 - the time from a worker's SIGKILL to its job starting on another worker.
 Each timing is printed with the load average (`uptime`) taken just before it. It starts its own redis-server on a
@@ -105,6 +109,43 @@ def main():
             for p, _ in workers:
                 stop(p)
 
+
+    if "--skip-evolve" not in sys.argv:
+        # Two generations of a TIES search over the zoo's four experts: pycma's population for its 16 parameters (12),
+        # then the final mean; in memory here, then each candidate a score-candidate job on 1, 2, 3 workers.
+        limit = next((a.split("=")[1] for a in sys.argv if a.startswith("--eval-limit=")), "20")
+        genome = os.path.join(OUT, "evolve-genome.yml")
+        zoo = os.path.join(ROOT, "merges/zoo")
+        with open(genome, "w") as f:
+            f.write("genome:\n  models:\n" + "".join(f"    - {zoo}/expert-{m}\n" for m in ["arithmetic", "world_facts", "reversal", "comparison"])
+                    + f"  merge_method: ties\n  base_model: {zoo}/base\n  layer_granularity: 2\ntasks:\n"
+                    + "".join(f"  - name: {ROOT}/tasks/{t}/{t}_validation.csv\n" for t in ["arithmetic", "world_facts", "reversal", "comparison"])
+                    + f"limit: {limit}\n")
+        runs = [("here, --jobs 1", 0, ["--jobs", "1"]), ("here, --jobs 2", 0, ["--jobs", "2"])] + [(f"{n} worker(s)", n, []) for n in [1, 2, 3]]
+        for label, n, extra in runs:
+            cluster = f"redis://127.0.0.1:{port}/{next(db)}"
+            workers = [worker(cluster, f"ev{n}-w{i}") for i in range(1, n + 1)]
+            storage = os.path.join(OUT, f"evolve-{label.replace(' ', '').replace(',', '-')}-{time.time():.0f}")
+            args = ["dotnet", CLI, "evolve", genome, "--storage-path", storage, "--max-fevals", "12", "--no-save-final-model"] + extra
+            if n > 0:
+                args += ["--cluster", cluster]
+            secs, before, r = timed(args)
+            lines = open(os.path.join(storage, "candidates.jsonl")).read().split("\n")
+            jobs = [(float(a), float(b)) for a, b in re.findall(r"scored on worker \S+ in ([0-9.]+) s \(merge and score ([0-9.]+) s", r.stderr)]
+            fitness = re.search(r"best fitness ([0-9.]+)", r.stdout)
+            extra_text = ""
+            if jobs:
+                extra_text = (f"; per candidate job on its worker {sum(a for a, _ in jobs) / len(jobs):.2f} s of which merge and score "
+                              f"{sum(b for _, b in jobs) / len(jobs):.2f} s (process start, models and tasks loaded: {sum(a - b for a, b in jobs) / len(jobs):.2f} s)")
+            print(f"evolve, two generations (2 x 12 candidates + final mean, {limit} rows per task), {label}: {secs:.1f} s wall, exit {r.returncode}, "
+                  f"{len([l for l in lines if l])} candidates, best fitness {fitness.group(1) if fitness else '?'}{extra_text}; load before {before}", flush=True)
+            if r.returncode != 0:
+                print(r.stderr[-2000:], flush=True)
+            for p, _ in workers:
+                stop(p)
+
+    if "--skip-overhead" in sys.argv:
+        return _death(port, db)
     cluster = f"redis://127.0.0.1:{port}/{next(db)}"
     w, _ = worker(cluster, "overhead")
     task = "tasks/arithmetic/arithmetic_test.csv"
@@ -116,7 +157,11 @@ def main():
         there = float(m.group(1)) if m else float("nan")
         print(f"one 5-row evaluation: here {local:.2f} s (load {before_l}); through the cluster {remote:.2f} s of which {there:.2f} s in the worker's llmmerge process (load {before_r}); overhead {remote - local:+.2f} s", flush=True)
     stop(w)
+    _death(port, db)
+    stop(redis)
 
+
+def _death(port, db):
     if "--skip-death" not in sys.argv:
         cluster = f"redis://127.0.0.1:{port}/{next(db)}"
         workers = {f"d{i}": worker(cluster, f"d{i}") for i in range(1, 4)}
@@ -139,15 +184,15 @@ def main():
             again = None
             while again is None and time.time() - killed < 120:
                 for name, (p, log) in workers.items():
-                    if name != victim and re.search(rf"job {re.escape(key)}/\S+: started \(attempt 2\)", open(log).read()):
+                    # attempt 2, or attempt 1 of a fresh activation when the job's grain lived on the killed worker
+                    if name != victim and re.search(rf"job {re.escape(key)}/\S+: started \(attempt \d+\)", open(log).read()):
                         again = time.time()
                 time.sleep(0.02)
             err = sub.communicate(timeout=600)[1]
-            print(f"death round {round + 1}: killed {victim}; its job started again {again - killed:.1f} s later; submit exit {sub.returncode}; load before {before}", flush=True)
+            print(f"death round {round + 1}: killed {victim}; its job started again {again - killed if again else float('nan'):.1f} s later; submit exit {sub.returncode}; load before {before}", flush=True)
             workers[victim] = worker(cluster, victim + "r")
         for p, _ in workers.values():
             stop(p)
-    stop(redis)
 
 
 try:

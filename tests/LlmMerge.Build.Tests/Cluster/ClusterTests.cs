@@ -10,7 +10,7 @@ namespace LlmMerge.Build.Tests.Cluster;
 /// this machine alone; a worker killed with SIGKILL mid-job loses nothing.
 /// </summary>
 [TestFixture, NonParallelizable]
-public sealed class ClusterTests
+public sealed partial class ClusterTests
 {
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(90);
 

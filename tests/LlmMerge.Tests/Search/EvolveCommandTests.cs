@@ -159,6 +159,36 @@ public class EvolveCommandTests
     }
 
     [Test]
+    public void AWorkersScoreCandidateJobScoresAsTheSearchDidAndRefusesAnotherFingerprint()
+    {
+        // What a cluster worker runs for `evolve --cluster`: the stored candidates' genotypes scored again, one process
+        // each, give the scores the search stored.
+        using var dir = new TempDir();
+        string genome = Genome(dir);
+        Assert.That(Evolve(genome, dir["run"], 4, "--no-save-final-model").Exit, Is.Zero);
+        foreach (var c in Candidates(dir["run"]).Take(2))
+        {
+            string genotype = string.Join(",", ((JsonArray)c["genotype"]!).Select(v => ((double)v!).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+            var (exit, stdout, err) = CliRunner.Run(["score-candidate", genome, "--genotype", genotype, "--fingerprint", (string)c["fingerprint"]!]);
+            Assert.That(exit, Is.Zero, err);
+            var answer = (JsonObject)JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+            Assert.That((string)answer["fingerprint"]!, Is.EqualTo((string)c["fingerprint"]!));
+            Assert.That(answer["scores"]!.ToJsonString(), Is.EqualTo(c["scores"]!.ToJsonString()));
+        }
+
+        // A machine whose models, tasks or build differ computes another fingerprint and scores nothing.
+        var first = Candidates(dir["run"])[0];
+        string g0 = string.Join(",", ((JsonArray)first["genotype"]!).Select(v => ((double)v!).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        var (code, _, error) = CliRunner.Run(["score-candidate", genome, "--genotype", g0, "--fingerprint", new string('0', 64)]);
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(error.Trim().Split('\n'), Has.Length.EqualTo(1), error);
+        Assert.That(error, Does.Contain("fingerprint").And.Contain("genome.yml"));
+        (code, _, error) = CliRunner.Run(["score-candidate", genome, "--genotype", "0.5,x", "--fingerprint", "f"]);
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(error, Does.Contain("--genotype").And.Contain("'x'"));
+    }
+
+    [Test]
     public void AStoragePathOfAnotherGenomeIsRefusedAndKeepsItsCandidates()
     {
         using var dir = new TempDir();
