@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmMerge.Modeling;
@@ -238,8 +237,8 @@ public static class ForwardBenchmark
         return (JsonObject)JsonNode.Parse(output.Trim().Split('\n')[^1])!;
     }
 
-    private static string ScriptPath([CallerFilePath] string source = "") =>
-        Path.Combine(Path.GetDirectoryName(source)!, "python", "forward_baseline.py");
+    // Copied beside the executable by the project (source paths are mapped away in the build).
+    private static string ScriptPath() => Path.Combine(AppContext.BaseDirectory, "python", "forward_baseline.py");
 
     // Debian's python3-torch lives under /usr/bin/python3; a pyenv or venv python3 earlier on PATH may lack it.
     internal static string? FindPython()

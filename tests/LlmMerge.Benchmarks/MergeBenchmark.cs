@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 
 namespace LlmMerge.Benchmarks;
@@ -130,6 +129,6 @@ public static class MergeBenchmark
 
     private static double Parse(string s) => double.Parse(s, CultureInfo.InvariantCulture);
 
-    private static string ScriptPath([CallerFilePath] string source = "") =>
-        Path.Combine(Path.GetDirectoryName(source)!, "python", "merge_baseline.py");
+    // Copied beside the executable by the project (source paths are mapped away in the build).
+    private static string ScriptPath() => Path.Combine(AppContext.BaseDirectory, "python", "merge_baseline.py");
 }
