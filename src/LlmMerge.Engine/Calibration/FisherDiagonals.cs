@@ -46,14 +46,20 @@ internal static class FisherDiagonals
             var progress = Stopwatch.StartNew();
             for (int start = 0; start < labeled.Count; start += batch)
             {
-                foreach (var (_, p) in parameters)
-                    p.grad?.zero_();
+                // The squares (and the grad handles) are temporaries of a model's size: freed every batch, or a
+                // 1.25 GB model's Fisher pass grew by a model's worth of float32 per row until it ran out of memory.
+                using (NewDisposeScope())
+                {
+                    foreach (var (_, p) in parameters)
+                        p.grad?.zero_();
+                }
                 foreach (var row in labeled.Skip(start).Take(batch))
                 {
                     using var scope = NewDisposeScope();
                     LogLikelihood(m, row, context.Device).backward();
                 }
                 using (no_grad())
+                using (NewDisposeScope())
                 {
                     foreach (var (name, p) in parameters)
                     {

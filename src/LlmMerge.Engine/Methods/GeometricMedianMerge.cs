@@ -67,7 +67,11 @@ public sealed class GeometricMedianMerge : IMergeMethod
             var reweighted = new double[points.Count];
             for (int i = 0; i < points.Count; i++)
                 reweighted[i] = weights[i] / Math.Max(eps, distances[i]);
-            median = WeightedMean(points, reweighted);
+            // Each step's median replaces the last at once: kept until the end they were a tensor per iteration, and
+            // an embedding matrix iterated a hundred times held gigabytes.
+            var next = WeightedMean(points, reweighted);
+            median.Dispose();
+            median = next;
             distances = Distances(points, median);
             objective = Objective(weights, distances);
             if (Math.Abs(previous - objective) <= tol * objective)
