@@ -49,15 +49,9 @@ public class RegMeanMerge : IPreparingMergeMethod
     public Tensor Merge(MergeInputs inputs)
     {
         using var scope = NewDisposeScope();
-        var models = inputs.Tensors.Where(t => t != inputs.Base).ToList();
-        if (models.Count == 0)
-            return inputs.Tensors[0].Tensor.alias().MoveToOuterDisposeScope();
-        var patterns = NameFilters.Of(inputs.Parameters.GetValueOrDefault("exclude"), Name, "exclude");
-        if (NameFilters.ExcludesByRegex(patterns, inputs.TensorName, Name))
-        {
-            var b = inputs.Base ?? throw new LlmMergeException($"{Name}: tensor '{inputs.TensorName}' is excluded, so it keeps the base model's value, but the recipe names no base_model");
-            return b.Tensor.to(ScalarType.Float32).MoveToOuterDisposeScope();
-        }
+        var models = CalibratedInputs.Models(inputs, Name, out var kept);
+        if (kept is not null)
+            return kept.MoveToOuterDisposeScope();
         if (inputs.Prepared is RegMeanStatistics stats && models.All(m => stats.Grams.ContainsKey(m.Model)))
         {
             return RegMeanMath.Solve(models.Select(m => m.Tensor).ToList(), models.Select(m => stats.Grams[m.Model]).ToList(),
