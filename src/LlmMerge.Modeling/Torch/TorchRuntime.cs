@@ -36,8 +36,8 @@ public static class TorchRuntime
 
     /// <summary>
     /// libgomp reads OMP_WAIT_POLICY once, when libtorch loads it; its default lets idle threads spin, which is
-    /// fast alone and ruinous beside other work: two zoo evaluations at once on 2 cores took 15.7 s spinning and 1.7 s
-    /// one thread each, and one evaluation on a loaded machine (load 23) 65-93 s spinning against 6 s passive. The
+    /// fast alone and ruinous beside other work: two zoo evaluations at once beside other builds (load 15) took 152 s
+    /// spinning against 8.6 s passive, and one evaluation at load 20 34 s against 3.3 s. The
     /// thread count stays the same, so results do not change. Set through libc (Environment.SetEnvironmentVariable does
     /// not reach native code on Unix) and only where the user has not set it; must run before libtorch loads.
     /// </summary>
